@@ -1,0 +1,186 @@
+"""Command line: serve (default), --demo, check-config, once, simulate.
+
+Every flag can also come from an environment variable (AMS_EXPORTER_<FLAG>, e.g.
+AMS_EXPORTER_CONFIG_FILE). Exit codes: 0 ok, 2 usage or config error, 1 failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from exporter import __version__
+from exporter.config import ConfigError, load_config
+from exporter.logs import LEVELS, setup_logging
+
+log = logging.getLogger("exporter")
+
+DEFAULT_LISTEN = ":10046"
+COMMANDS = ("serve", "check-config", "once", "simulate")
+
+
+def _env(flag: str, default: str | None = None) -> str | None:
+    name = "AMS_EXPORTER_" + flag.upper().replace(".", "_").replace("-", "_")
+    return os.environ.get(name, default)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log.level", dest="log_level", choices=sorted(LEVELS),
+                        default=_env("log.level", "info"),
+                        help="log level (env AMS_EXPORTER_LOG_LEVEL)")
+    parser.add_argument("--log.format", dest="log_format", choices=["text", "json"],
+                        default=_env("log.format", "text"),
+                        help="log format (env AMS_EXPORTER_LOG_FORMAT)")
+
+
+def _add_config(parser: argparse.ArgumentParser, required: bool) -> None:
+    parser.add_argument("--config.file", dest="config_file",
+                        default=_env("config.file"), required=required and not _env("config.file"),
+                        help="YAML configuration file (env AMS_EXPORTER_CONFIG_FILE)")
+
+
+def _serve_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ams-job-exporter",
+        description="Prometheus exporter for Azure Media Services encoding jobs. "
+                    f"Commands: {', '.join(COMMANDS)} (serve is the default).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_config(parser, required=False)
+    parser.add_argument("--web.listen-address", dest="listen_address",
+                        default=_env("web.listen-address", DEFAULT_LISTEN),
+                        help="address to serve on (default :10046; env "
+                             "AMS_EXPORTER_WEB_LISTEN_ADDRESS)")
+    parser.add_argument("--demo", action="store_true",
+                        default=_env("demo", "") in ("1", "true", "yes"),
+                        help="run the built-in AMS simulator and the exporter against it "
+                             "(no Azure needed; env AMS_EXPORTER_DEMO)")
+    _add_common(parser)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    command = args_list.pop(0) if args_list and args_list[0] in COMMANDS else "serve"
+    try:
+        if command == "simulate":
+            return _simulate(args_list)
+        if command == "check-config":
+            return _check_config(args_list)
+        if command == "once":
+            return _once(args_list)
+        return _serve(args_list)
+    except KeyboardInterrupt:
+        return 0
+    except Exception:  # exit 1 with the cause, not a bare traceback for users
+        logging.getLogger("exporter").exception("unexpected failure")
+        return 1
+
+
+def _fail_config(error: ConfigError) -> int:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+
+
+def _check_config(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ams-job-exporter check-config",
+                                     description="Validate a configuration file.")
+    _add_config(parser, required=True)
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config_file)
+    except ConfigError as error:
+        return _fail_config(error)
+    print(f"ok: {len(config.accounts)} account(s): "
+          + ", ".join(a.name for a in config.accounts))
+    return 0
+
+
+def _once(argv: list[str]) -> int:
+    from exporter.app import Exporter
+
+    parser = argparse.ArgumentParser(prog="ams-job-exporter once",
+                                     description="Collect once; print the exposition.")
+    _add_config(parser, required=True)
+    _add_common(parser)
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        config = load_config(args.config_file)
+    except ConfigError as error:
+        return _fail_config(error)
+    exporter = Exporter(config)
+    try:
+        exporter.refresh_due()
+        body, _ = exporter.exposition()
+        sys.stdout.write(body.decode("utf-8"))
+    finally:
+        exporter.close()
+    return 0 if all(r.status.up for r in exporter.refreshers) else 1
+
+
+def _serve(argv: list[str]) -> int:
+    from exporter.app import Exporter
+    from exporter.http_server import MetricsServer, parse_listen_address
+
+    parser = _serve_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        host, port = parse_listen_address(args.listen_address)
+    except ValueError as exc:
+        print(f"error: web.listen-address: {exc}", file=sys.stderr)
+        return 2
+    if args.demo:
+        from exporter.demo import run_demo
+
+        return run_demo(host, port, wait_for_stop)
+    if not args.config_file:
+        parser.error("--config.file is required (or use --demo)")
+    try:
+        config = load_config(args.config_file)
+    except ConfigError as error:
+        return _fail_config(error)
+    exporter = Exporter(config)
+    try:
+        server = MetricsServer(exporter, host, port).start()
+    except OSError as exc:
+        print(f"error: web.listen-address: cannot listen on {args.listen_address}: "
+              f"{exc.strerror}", file=sys.stderr)
+        return 2
+    exporter.start_background_refresh()
+    log.info("ams-job-exporter %s serving %d account(s) on %s/metrics",
+             __version__, len(config.accounts), server.url)
+    wait_for_stop()
+    server.stop()
+    exporter.close()
+    return 0
+
+
+def wait_for_stop() -> None:
+    """Block until SIGINT or SIGTERM."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    log.info("stopping")
+
+
+def _simulate(argv: list[str]) -> int:
+    from exporter.simulator import cli as simulator_cli
+
+    parser = argparse.ArgumentParser(prog="ams-job-exporter simulate",
+                                     description="Run the AMS API simulator.")
+    simulator_cli.add_arguments(parser)
+    _add_common(parser)
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    return simulator_cli.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Simulated jobs: a creation time plus a timeline of state changes, viewed at any instant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from exporter.states import FINAL_STATES, JobState
+
+# Length assumed for a Processing phase whose planned end is unknown (drives Progress only).
+DEFAULT_PROCESSING_SECONDS = 600.0
+
+
+def to_us(t: float) -> int:
+    """Epoch seconds to integer microseconds (exact comparisons, no float noise)."""
+    return round(t * 1_000_000)
+
+
+@dataclass
+class SimJob:
+    """One job as the simulator knows it.
+
+    `events` is the timeline: the state at time `now` is that of the last event with
+    time <= now (Queued before the first). The job does not exist while now < created.
+    The optional overrides pin fields to exact values instead of deriving them.
+    `expected_processing` is how long processing would take to complete; it only
+    shapes task Progress (useful when the timeline ends in Error part-way through).
+    """
+
+    id: str
+    name: str
+    created: float
+    events: list[tuple[float, JobState]] = field(default_factory=list)
+    priority: int = 0
+    template_id: str | None = None
+    tasks: int = 1
+    error_code: str | None = None
+    last_modified: float | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    running_duration_ms: float | None = None
+    expected_processing: float | None = None
+
+    def __post_init__(self) -> None:
+        # Stable sort keeps same-time events in the order given.
+        self.events = sorted(
+            ((float(t), JobState(s)) for t, s in self.events), key=lambda e: e[0]
+        )
+
+
+@dataclass(frozen=True)
+class JobView:
+    """What a job looks like at one instant; times in integer microseconds."""
+
+    job: SimJob
+    state: JobState
+    created_us: int
+    last_modified_us: int
+    start_us: int | None
+    end_us: int | None
+    running_duration_ms: float
+    progress: float
+
+
+def _planned_processing(job: SimJob) -> float | None:
+    """How long processing is meant to take: explicit, or the length of a completed phase."""
+    if job.expected_processing is not None:
+        return job.expected_processing
+    events = job.events
+    start = next((i for i, (_, s) in enumerate(events) if s == JobState.Processing), None)
+    if start is None:
+        return None
+    after = next(((t, s) for t, s in events[start:] if s != JobState.Processing), None)
+    if after is not None and after[1] == JobState.Finished:
+        return after[0] - events[start][0]
+    return None
+
+
+def _processing_progress(job: SimJob, now: float) -> float:
+    """Percent done: linear across the Processing phase, frozen where it stopped."""
+    events = job.events
+    start = next((i for i, (_, s) in enumerate(events) if s == JobState.Processing), None)
+    if start is None or events[start][0] > now:
+        return 0.0
+    p_start = events[start][0]
+    after = next((t for t, s in events[start:] if s != JobState.Processing), None)
+    planned = _planned_processing(job)
+    if planned is None or planned <= 0:
+        planned = DEFAULT_PROCESSING_SECONDS
+    stopped_at = after if after is not None and after <= now else now
+    return round(min(100.0, max(0.0, (stopped_at - p_start) / planned * 100.0)), 2)
+
+
+def view_job(job: SimJob, now: float) -> JobView | None:
+    """The job as seen at `now`, or None while it does not exist yet."""
+    if now < job.created:
+        return None
+    happened = [(t, s) for t, s in job.events if t <= now]
+    state = happened[-1][1] if happened else JobState.Queued
+
+    start = job.start_time
+    if start is None:
+        start = next((t for t, s in happened if s == JobState.Processing), None)
+    end = job.end_time
+    if end is None and state in FINAL_STATES:
+        end = happened[-1][0]
+    modified = job.last_modified
+    if modified is None:
+        modified = max(job.created, happened[-1][0]) if happened else job.created
+
+    start_us = None if start is None else to_us(start)
+    end_us = None if end is None else to_us(end)
+    duration = job.running_duration_ms
+    if duration is None:
+        duration = 0.0
+        if state in FINAL_STATES and start_us is not None and end_us is not None:
+            duration = (end_us - start_us) / 1000.0
+
+    progress = 100.0 if state == JobState.Finished else _processing_progress(job, now)
+    return JobView(
+        job=job,
+        state=state,
+        created_us=to_us(job.created),
+        last_modified_us=to_us(modified),
+        start_us=start_us,
+        end_us=end_us,
+        running_duration_ms=float(duration),
+        progress=progress,
+    )
+
+
+def scripted(job: SimJob, state: JobState, at: float) -> SimJob:
+    """A copy of `job` whose timeline switches to `state` at `at`, later events dropped.
+
+    The planned processing length is kept so Progress freezes where the job failed.
+    """
+    kept = [(t, s) for t, s in job.events if t < at]
+    return replace(
+        job,
+        events=[*kept, (at, JobState(state))],
+        expected_processing=_planned_processing(job),
+    )

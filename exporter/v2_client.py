@@ -1,0 +1,275 @@
+"""Client for the AMS v2 REST API (OData v3), as described in ams-api.md §1."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from exporter import __version__
+from exporter.auth import TokenProvider
+from exporter.model import Job
+from exporter.odata import any_of, datetime_literal, string_literal
+from exporter.ratelimit import RateLimiter
+from exporter.states import ACTIVE_STATES, JobState
+from exporter.v2_records import (
+    MalformedPage,
+    MalformedRecord,
+    TaskSummary,
+    collection_entities,
+    parse_job,
+    summarize_tasks,
+)
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "2.19"
+PAGE_SIZE = 1000
+#: Id batches are packed so the encoded query string stays below this (IIS, in front
+#: of the v2 API, rejects query strings over 2048 characters by default).
+MAX_QUERY_LENGTH = 1800
+_ACCEPT = {"light": "application/json", "verbose": "application/json;odata=verbose"}
+_SAFE_QUERY_CHARS = "'()"
+
+
+class ApiError(RuntimeError):
+    """The API answered with an error or with something we cannot read."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ThrottledError(ApiError):
+    """503 ("Server is busy") or 429; `retry_after` in seconds when the server said."""
+
+    def __init__(self, message: str, status: int, retry_after: float | None) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after
+
+
+#: Called after every HTTP exchange: (status code or "error", seconds taken).
+RequestObserver = Callable[[str, float], None]
+
+
+@dataclass
+class Listing:
+    """The jobs of one listing, plus how many records were malformed."""
+
+    jobs: dict[str, Job]
+    malformed: int = 0
+
+
+def filter_clauses_for(
+    states: frozenset[JobState] | None,
+    created_since: float | None,
+    name_prefix: str | None,
+) -> list[str]:
+    """`$filter` clauses for a listing: state selection, lookback that keeps active
+    jobs, and a name prefix pushed down from `^literal` regexes."""
+    clauses = []
+    if states:
+        clauses.append(any_of(f"State eq {int(s)}" for s in sorted(states)))
+    if created_since is not None:
+        active = [f"State eq {int(s)}" for s in ACTIVE_STATES if not states or s in states]
+        clauses.append(any_of([f"Created ge {datetime_literal(created_since)}", *active]))
+    if name_prefix:
+        clauses.append(f"startswith(Name,{string_literal(name_prefix)})")
+    return clauses
+
+
+def id_batches(ids: tuple[str, ...], max_length: int = MAX_QUERY_LENGTH) -> Iterator[list[str]]:
+    """Group ids so each `Id eq ... or Id eq ...` filter fits in one request."""
+    batch: list[str] = []
+    length = 0
+    for job_id in ids:
+        clause_length = len(_encode(f" or Id eq {string_literal(job_id)}"))
+        if batch and length + clause_length > max_length:
+            yield batch
+            batch, length = [], 0
+        batch.append(job_id)
+        length += clause_length
+    if batch:
+        yield batch
+
+
+def _encode(value: str) -> str:
+    return quote(value, safe=_SAFE_QUERY_CHARS)
+
+
+class V2Client:
+    """Reads jobs and tasks of one v2 account.
+
+    The session, token provider and rate limiter are injected, so tests run it
+    against the simulator over real HTTP without patching anything.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        session: requests.Session,
+        tokens: TokenProvider,
+        *,
+        timeout: float = 20.0,
+        odata_format: str = "light",
+        limiter: RateLimiter | None = None,
+        observe: RequestObserver | None = None,
+    ) -> None:
+        self.endpoint = endpoint if endpoint.endswith("/") else endpoint + "/"
+        self.session = session
+        self.tokens = tokens
+        self.timeout = timeout
+        self.accept = _ACCEPT[odata_format]
+        self.limiter = limiter
+        self.observe = observe
+        self._endpoint_resolved = False
+
+    def list_jobs(self, clauses: list[str]) -> Listing:
+        """All jobs matching the clauses, paged with $skip/$top."""
+        listing = Listing(jobs={})
+        skip = 0
+        filter_text = " and ".join(clauses)
+        while True:
+            params = {"$top": str(PAGE_SIZE), "$skip": str(skip)}
+            if filter_text:
+                params = {"$filter": filter_text, **params}
+            entities = self._collection("Jobs()", params)
+            self._add_jobs(listing, entities)
+            if len(entities) < PAGE_SIZE:
+                return listing
+            skip += len(entities)
+
+    def get_jobs_by_id(self, ids: tuple[str, ...], clauses: list[str] | None = None) -> Listing:
+        """The jobs with these ids, many per request; unknown ids are simply absent."""
+        listing = Listing(jobs={})
+        for batch in id_batches(ids):
+            filter_text = " and ".join(
+                [any_of(f"Id eq {string_literal(i)}" for i in batch), *(clauses or [])])
+            entities = self._collection("Jobs()", {"$filter": filter_text,
+                                                   "$top": str(PAGE_SIZE)})
+            self._add_jobs(listing, entities)
+        return listing
+
+    def get_tasks(self, job_id: str) -> TaskSummary:
+        path = f"Jobs({_encode(string_literal(job_id))})/Tasks"
+        body = self._get(path, {})
+        try:
+            return summarize_tasks(body)
+        except MalformedPage as exc:
+            raise ApiError(f"tasks of a job: {exc}") from None
+
+    @staticmethod
+    def _add_jobs(listing: Listing, entities: list[Any]) -> None:
+        for entity in entities:
+            try:
+                job = parse_job(entity)
+            except MalformedRecord as exc:
+                listing.malformed += 1
+                log.debug("skipping malformed job record: %s", exc)
+                continue
+            listing.jobs[job.job_id] = job
+
+    def _collection(self, path: str, params: dict[str, str]) -> list[Any]:
+        body = self._get(path, params)
+        try:
+            return collection_entities(body)
+        except MalformedPage as exc:
+            raise ApiError(str(exc)) from None
+
+    def _get(self, path: str, params: dict[str, str]) -> Any:
+        query = "&".join(f"{key}={_encode(value)}" for key, value in params.items())
+        response = self._send(path + ("?" + query if query else ""))
+        if response.status_code in (301, 302, 307, 308) and not self._endpoint_resolved:
+            self._resolve_redirect(response)
+            response = self._send(path + ("?" + query if query else ""))
+        self._endpoint_resolved = True
+        if response.status_code != 200:
+            raise _error_from(response)
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError("response body is not valid JSON", 200) from None
+
+    def _send(self, relative: str) -> requests.Response:
+        headers = {
+            "x-ms-version": API_VERSION,
+            "DataServiceVersion": "3.0",
+            "MaxDataServiceVersion": "3.0",
+            "Accept": self.accept,
+            "Accept-Charset": "UTF-8",
+            "User-Agent": f"ams-job-exporter/{__version__}",
+            "client-request-id": str(uuid.uuid4()),
+        }
+        token = self.tokens.token()
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        if self.limiter is not None:
+            self.limiter.acquire()
+        started = time.perf_counter()
+        try:
+            response = self.session.get(self.endpoint + relative, headers=headers,
+                                        timeout=self.timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            self._observe("error", time.perf_counter() - started)
+            raise ApiError(f"request failed: {type(exc).__name__}") from None
+        self._observe(str(response.status_code), time.perf_counter() - started)
+        return response
+
+    def _observe(self, code: str, seconds: float) -> None:
+        if self.observe is not None:
+            self.observe(code, seconds)
+
+    def _resolve_redirect(self, response: requests.Response) -> None:
+        """The legacy global endpoint answers the first call with a 301 to the
+        account's own endpoint: adopt it once, never follow redirects blindly."""
+        location = response.headers.get("Location", "")
+        parts = urlsplit(location)
+        old = urlsplit(self.endpoint)
+        marker = parts.path.find("/api/")
+        if parts.scheme not in ("http", "https") or not parts.netloc or marker < 0:
+            raise ApiError(f"redirect to an unusable location ({response.status_code})",
+                           response.status_code)
+        if old.scheme == "https" and parts.scheme != "https":
+            raise ApiError("refusing a redirect from https to http", response.status_code)
+        self.endpoint = f"{parts.scheme}://{parts.netloc}{parts.path[:marker + 5]}"
+        self._endpoint_resolved = True
+        log.info("AMS endpoint moved permanently; using %s from now on", self.endpoint)
+
+
+def _error_from(response: requests.Response) -> ApiError:
+    status = response.status_code
+    detail = _odata_error_text(response)
+    message = f"HTTP {status}" + (f": {detail}" if detail else "")
+    if status in (429, 503):
+        return ThrottledError(message, status, _retry_after(response))
+    return ApiError(message, status)
+
+
+def _odata_error_text(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("odata.error") or body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return ""
+    message = error.get("message")
+    if isinstance(message, dict):
+        message = message.get("value")
+    code = error.get("code")
+    text = " ".join(str(part) for part in (code, message) if part)
+    return text.splitlines()[0][:200] if text else ""
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

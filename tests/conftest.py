@@ -1,0 +1,119 @@
+"""Shared fixtures: a simulator on 127.0.0.1 driven by a manual clock, exporters
+built from YAML text, and a parser for the exposition."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.app import Exporter
+from exporter.config import Config, parse_config
+from exporter.simulator import ManualClock, Simulator
+
+#: 2026-01-01T00:00:00Z: a fixed "now" so expected values are exact.
+T0 = 1767225600.0
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def simulator(clock: ManualClock) -> Iterator[Simulator]:
+    sim = Simulator(clock=clock, seed=7, require_auth=True)
+    sim.add_v2_account("acct")
+    with sim.start(host="127.0.0.1", port=0):
+        yield sim
+
+
+@dataclass
+class Scrape:
+    """The samples of one exposition, indexed by name and labels."""
+
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float]
+    families: dict[str, str]  # name -> type
+
+    def value(self, name: str, **labels: str) -> float:
+        matches = self.find(name, **labels)
+        assert len(matches) == 1, f"{name}{labels}: {len(matches)} samples match"
+        return next(iter(matches.values()))
+
+    def find(self, name: str, **labels: str) -> dict[frozenset[tuple[str, str]], float]:
+        wanted = set(labels.items())
+        return {key: value for (sample_name, key), value in self.samples.items()
+                if sample_name == name and wanted <= key}
+
+    def job_ids(self, account: str = "acct") -> set[str]:
+        return {dict(key)["job_id"]
+                for key in self.find("ams_job_state_code", account=account)}
+
+
+def parse_exposition(text: str) -> Scrape:
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
+    families: dict[str, str] = {}
+    for family in text_string_to_metric_families(text):
+        families[family.name] = family.type
+        for sample in family.samples:
+            key = (sample.name, frozenset(sample.labels.items()))
+            assert key not in samples, f"duplicate sample {key}"
+            samples[key] = sample.value
+    return Scrape(samples, families)
+
+
+def scrape(exporter: Exporter) -> Scrape:
+    """Refresh what is due, then parse the exposition (what /metrics does)."""
+    exporter.refresh_due()
+    body, _ = exporter.exposition()
+    return parse_exposition(body.decode("utf-8"))
+
+
+def v2_config(endpoint: str, extra_account: str = "", top: str = "",
+              auth: str = "{method: token_file, path: TOKEN}") -> str:
+    return f"""
+refresh: {{min_interval: 0s, timeout: 10s}}
+{top}
+accounts:
+  - name: acct
+    api: v2
+    endpoint: {endpoint}
+    auth: {auth}
+{extra_account}
+"""
+
+
+@pytest.fixture
+def token_file(tmp_path) -> str:
+    path = tmp_path / "token"
+    path.write_text("test-token\n")
+    return str(path)
+
+
+@pytest.fixture
+def make_exporter(clock: ManualClock, token_file: str) -> Iterator[Callable[..., Exporter]]:
+    made: list[Exporter] = []
+
+    def make(config_text: str) -> Exporter:
+        config: Config = parse_config(config_text.replace("TOKEN", token_file), {})
+        exporter = Exporter(config, clock=clock)
+        made.append(exporter)
+        return exporter
+
+    yield make
+    for exporter in made:
+        exporter.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0,
+               interval: float = 0.05) -> bool:
+    """Poll `condition` until true or `timeout` passes (bounded, no open-ended sleeps)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()

@@ -1,0 +1,43 @@
+"""docs/metrics.md documents every metric the exporter emits."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from exporter.simulator import SimJob
+from exporter.states import JobState
+from tests.conftest import scrape, v2_config
+from tests.test_end_to_end_v2 import uid
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
+
+
+def documented_metrics() -> dict[str, str]:
+    """metric name -> type, from the tables of docs/metrics.md."""
+    rows = re.findall(r"^\| `(ams_[a-z_]+)` \| (gauge|counter|histogram) \|",
+                      DOCS.read_text(), flags=re.MULTILINE)
+    return dict(rows)
+
+
+def test_every_emitted_metric_is_documented_with_its_type(simulator, clock, make_exporter):
+    t = clock()
+    simulator.add_job("acct", SimJob(uid(1), "processing", t - 100,
+                                     events=[(t - 50, JobState.Processing)]))
+    simulator.add_job("acct", SimJob(uid(2), "failed", t - 100, error_code="E1",
+                                     events=[(t - 50, JobState.Processing),
+                                             (t - 10, JobState.Error)]))
+    simulator.add_job("acct", SimJob(uid(3), "finished", t - 100,
+                                     events=[(t - 50, JobState.Processing),
+                                             (t - 10, JobState.Finished)]))
+    exporter = make_exporter(v2_config(simulator.v2_endpoint("acct"),
+                                       extra_account="    progress: true"))
+    metrics = scrape(exporter)
+    documented = documented_metrics()
+    assert len(documented) >= 20
+    for family, kind in metrics.families.items():
+        assert family in documented or f"{family}_total" in documented, (
+            f"{family} is emitted but not in docs/metrics.md")
+        name = family if family in documented else f"{family}_total"
+        assert documented[name] == kind, f"{family}: emitted as {kind}, documented as " \
+                                         f"{documented[name]}"

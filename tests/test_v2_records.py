@@ -1,0 +1,96 @@
+"""Parsing v2 job and task records into the normalized model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from exporter.states import JobState
+from exporter.v2_records import (
+    MalformedPage,
+    MalformedRecord,
+    collection_entities,
+    parse_job,
+    summarize_tasks,
+)
+
+SEED_BODY = (
+    '{"odata.metadata":"https://media.windows.net/api/$metadata#Jobs","value":[{"Id":'
+    '"nb:jid:UUID:f3c43f94-327f-2347-90bb-3bf79f8559f1","Name":"Encoding BigBuckBunny '
+    'into to H264 Adaptive Bitrate MP4 Set 720p","Created":"2015-02-11T01:46:08.897",'
+    '"LastModified":"2015-02-11T01:46:08.897","EndTime":null,"Priority":0,'
+    '"RunningDuration":0.0,"StartTime":"2015-02-11T01:46:16.58","State":2,'
+    '"TemplateId":null,"JobNotificationSubscriptions":[]}]}'
+)
+
+
+def test_seed_record() -> None:
+    [entity] = collection_entities(json.loads(SEED_BODY))
+    job = parse_job(entity)
+    assert job.state == JobState.Processing
+    assert job.start_time == 1423619176.58
+    assert job.created == 1423619168.897
+    assert job.end_time is None
+    assert job.api_running_duration == 0.0
+    assert job.template_id == ""
+    assert job.running_duration(1423619186.58) == pytest.approx(10.0)
+
+
+def test_verbose_record_gives_the_same_job() -> None:
+    verbose = {"d": {"results": [{
+        "__metadata": {"id": "x", "uri": "x",
+                       "type": "Microsoft.Cloud.Media.Vod.Rest.Data.Models.Job"},
+        "Tasks": {"__deferred": {"uri": "x"}},
+        "Id": "nb:jid:UUID:f3c43f94-327f-2347-90bb-3bf79f8559f1",
+        "Name": "Encoding BigBuckBunny into to H264 Adaptive Bitrate MP4 Set 720p",
+        "Created": "/Date(1423619168897)/", "LastModified": "/Date(1423619168897)/",
+        "EndTime": None, "Priority": 0, "RunningDuration": 0.0,
+        "StartTime": "/Date(1423619176580)/", "State": 2, "TemplateId": None,
+    }]}}
+    [entity] = collection_entities(verbose)
+    light = parse_job(collection_entities(json.loads(SEED_BODY))[0])
+    assert parse_job(entity) == light
+
+
+def test_running_duration_is_milliseconds_and_frozen_when_final() -> None:
+    job = parse_job({"Id": "j", "Name": "n", "State": 3, "Created": "2015-02-11T01:00:00",
+                     "RunningDuration": 90500.0, "StartTime": None, "EndTime": None})
+    assert job.running_duration(1e10) == 90.5
+    job = parse_job({"Id": "j", "Name": "n", "State": 3, "Created": "2015-02-11T01:00:00",
+                     "StartTime": "2015-02-11T01:00:10", "EndTime": "2015-02-11T01:01:00",
+                     "RunningDuration": 50000.0})
+    assert job.running_duration(1e10) == 50.0
+
+
+@pytest.mark.parametrize("entity", [
+    "not an object",
+    {"Name": "no id", "State": 0, "Created": "2015-02-11T01:00:00"},
+    {"Id": "j", "State": 9, "Created": "2015-02-11T01:00:00"},
+    {"Id": "j", "State": "Processing", "Created": "2015-02-11T01:00:00"},
+    {"Id": "j", "State": 1, "Created": "tomorrow"},
+    {"Id": "j", "State": 1},
+    {"Id": "j", "State": 1, "Created": "2015-02-11T01:00:00", "Name": 5},
+    {"Id": "j", "State": 1, "Created": "2015-02-11T01:00:00", "RunningDuration": "x"},
+])
+def test_malformed_records(entity: object) -> None:
+    with pytest.raises(MalformedRecord):
+        parse_job(entity)
+
+
+@pytest.mark.parametrize("body", [[], {"value": 3}, {"d": "x"}, "text", None])
+def test_malformed_pages(body: object) -> None:
+    with pytest.raises(MalformedPage):
+        collection_entities(body)
+
+
+def test_tasks_progress_and_error_codes() -> None:
+    summary = summarize_tasks({"value": [
+        {"Progress": 50.0, "ErrorDetails": []},
+        {"Progress": 100.0, "ErrorDetails": [{"Code": "ErrorDownloadingInputAssetMalformed",
+                                              "Message": "secret-ish free text"}]},
+        {"Progress": 25.0, "ErrorDetails": [{"Code": "Bad Code!\n", "Message": "x"}]},
+    ]})
+    assert summary.progress == pytest.approx((0.5 + 1.0 + 0.25) / 3)
+    assert [e.code for e in summary.errors] == ["ErrorDownloadingInputAssetMalformed", "BadCode"]
+    assert summarize_tasks({"value": []}).progress is None
