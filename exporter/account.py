@@ -6,19 +6,28 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from exporter.auth import AuthError
 from exporter.config import AccountConfig, Config
-from exporter.model import Job
-from exporter.selection import literal_prefix
+from exporter.model import Job, Listing
 from exporter.states import JobState
-from exporter.v2_client import ApiError, Listing, V2Client, filter_clauses_for
+from exporter.transport import ApiError
 
 log = logging.getLogger(__name__)
 
-#: Error jobs whose tasks are looked up per refresh (for error codes); the rest wait.
-MAX_ERROR_LOOKUPS_PER_REFRESH = 50
+JobKey = tuple[str, str]
+
+
+class JobSource(Protocol):
+    """One API generation's way of reading an account's jobs."""
+
+    def fetch(self, now: float) -> Listing:
+        """The selected jobs as the API has them now."""
+
+    def enrich(self, jobs: dict[JobKey, Job], previous: dict[JobKey, Job]) -> None:
+        """Add details that need more requests (progress, error codes), in place."""
 
 
 @dataclass
@@ -46,17 +55,16 @@ class AccountRefresher:
         self,
         account: AccountConfig,
         config: Config,
-        client: V2Client,
+        source: JobSource,
         clock: Callable[[], float],
     ) -> None:
         self.account = account
         self.config = config
-        self.client = client
+        self.source = source
         self.clock = clock
         self.status = AccountStatus()
-        self._jobs: dict[str, Job] = {}
+        self._jobs: dict[JobKey, Job] = {}
         self._refresh_lock = threading.Lock()
-        self._error_lookups_done: set[str] = set()
 
     @property
     def name(self) -> str:
@@ -79,9 +87,9 @@ class AccountRefresher:
     def _refresh(self) -> None:
         started = self.clock()
         try:
-            listing = self._fetch(started)
+            listing = self.source.fetch(started)
             jobs = self._select(listing, started)
-            self._enrich(jobs)
+            self.source.enrich(jobs, self._jobs)
         except (ApiError, AuthError) as exc:
             self._failed(str(exc))
         except Exception as exc:  # never let a surprise take the exporter down
@@ -95,21 +103,12 @@ class AccountRefresher:
             status.last_attempt = self.clock()
             status.last_duration = max(0.0, status.last_attempt - started)
 
-    def _fetch(self, now: float) -> Listing:
-        selection = self.account.jobs
-        if selection.ids:
-            state_clauses = filter_clauses_for(selection.states, None, None)
-            return self.client.get_jobs_by_id(selection.ids, state_clauses)
-        prefix = literal_prefix(selection.name_regex) if selection.name_regex else None
-        clauses = filter_clauses_for(selection.states, now - self.config.lookback, prefix)
-        return self.client.list_jobs(clauses)
-
-    def _select(self, listing: Listing, now: float) -> dict[str, Job]:
+    def _select(self, listing: Listing, now: float) -> dict[JobKey, Job]:
         self.status.skipped["malformed"] += listing.malformed
         regex = self.account.jobs.name_regex
         jobs = {
-            job_id: job
-            for job_id, job in listing.jobs.items()
+            key: job
+            for key, job in listing.jobs.items()
             if (regex is None or regex.search(job.name)) and self._retained(job, now)
         }
         limit = self.config.max_jobs_per_account
@@ -118,39 +117,13 @@ class AccountRefresher:
             ranked = sorted(jobs.values(), key=lambda j: (j.state.is_active, j.created),
                             reverse=True)
             self.status.skipped["limit"] += len(jobs) - limit
-            jobs = {job.job_id: job for job in ranked[:limit]}
+            jobs = {job.key: job for job in ranked[:limit]}
         return jobs
 
-    def _enrich(self, jobs: dict[str, Job]) -> None:
-        """Task progress for processing jobs and error codes for failed ones (v2 only
-        has these on the tasks: one request per job, so only when enabled)."""
-        if not self.account.progress:
-            return
-        lookups = 0
-        for job_id, job in jobs.items():
-            previous = self._jobs.get(job_id)
-            if job.state == JobState.Processing:
-                summary = self.client.get_tasks(job_id)
-                jobs[job_id] = replace(job, progress=summary.progress)
-            elif job.state == JobState.Finished:
-                jobs[job_id] = replace(job, progress=1.0)
-            elif job.state == JobState.Error:
-                if (previous is not None and previous.state == JobState.Error
-                        and job_id in self._error_lookups_done):
-                    jobs[job_id] = replace(job, progress=previous.progress,
-                                           errors=previous.errors)
-                elif lookups < MAX_ERROR_LOOKUPS_PER_REFRESH:
-                    lookups += 1
-                    summary = self.client.get_tasks(job_id)
-                    jobs[job_id] = replace(job, progress=summary.progress,
-                                           errors=summary.errors)
-                    self._error_lookups_done.add(job_id)
-        self._error_lookups_done.intersection_update(jobs)
-
-    def _succeeded(self, jobs: dict[str, Job]) -> None:
+    def _succeeded(self, jobs: dict[JobKey, Job]) -> None:
         status = self.status
-        for job_id, job in jobs.items():
-            previous = self._jobs.get(job_id)
+        for key, job in jobs.items():
+            previous = self._jobs.get(key)
             if previous is None or previous.state != job.state:
                 status.transitions[(job.transform, job.state)] += 1
         self._jobs = jobs

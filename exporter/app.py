@@ -25,7 +25,9 @@ from exporter.auth import (
 from exporter.collector import AccountView, JobCollector
 from exporter.config import AccountConfig, AuthConfig, Config
 from exporter.ratelimit import RateLimiter
+from exporter.transport import Transport
 from exporter.v2_client import V2Client
+from exporter.v2_source import V2Source
 
 CredentialFactory = Callable[[AuthConfig], Any]
 
@@ -69,16 +71,16 @@ class Exporter:
         self.views: list[AccountView] = []
         for account in config.accounts:
             stats = ApiStats()
-            client = V2Client(
-                account.endpoint,
+            transport = Transport(
                 session_factory(),
                 make_token_provider(account, clock, credential_factory),
                 timeout=config.refresh.timeout,
-                odata_format=account.odata_format,
                 limiter=RateLimiter(account.max_requests_per_second),
                 observe=stats.observe,
             )
-            self.views.append(AccountView(AccountRefresher(account, config, client, clock), stats))
+            source = V2Source(account, V2Client(account.endpoint, transport,
+                                                account.odata_format), config.lookback)
+            self.views.append(AccountView(AccountRefresher(account, config, source, clock), stats))
         self.registry = CollectorRegistry()
         self.registry.register(JobCollector(self.views, clock))
         self._pool = ThreadPoolExecutor(max_workers=max(2, len(self.views)),

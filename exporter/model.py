@@ -35,6 +35,11 @@ class Job:
     progress: float | None = None
     errors: tuple[ErrorInfo, ...] = field(default=())
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """Unique within an account: v3 job names are only unique per transform."""
+        return (self.transform, self.job_id)
+
     def age(self, now: float) -> float:
         return max(0.0, now - self.created)
 
@@ -47,3 +52,11 @@ class Job:
         if self.start_time is None:
             return 0.0
         return max(0.0, now - self.start_time)
+
+
+@dataclass
+class Listing:
+    """The jobs of one listing by key, plus how many records were malformed."""
+
+    jobs: dict[tuple[str, str], Job] = field(default_factory=dict)
+    malformed: int = 0

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import logging
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
 
-from exporter import __version__
-from exporter.auth import TokenProvider
-from exporter.model import Job
+from exporter.model import Listing
 from exporter.odata import any_of, datetime_literal, string_literal
-from exporter.ratelimit import RateLimiter
 from exporter.states import ACTIVE_STATES, JobState
+from exporter.transport import ApiError, Transport, error_from
 from exporter.v2_records import (
     MalformedPage,
     MalformedRecord,
@@ -36,34 +31,6 @@ PAGE_SIZE = 1000
 MAX_QUERY_LENGTH = 1800
 _ACCEPT = {"light": "application/json", "verbose": "application/json;odata=verbose"}
 _SAFE_QUERY_CHARS = "'()"
-
-
-class ApiError(RuntimeError):
-    """The API answered with an error or with something we cannot read."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class ThrottledError(ApiError):
-    """503 ("Server is busy") or 429; `retry_after` in seconds when the server said."""
-
-    def __init__(self, message: str, status: int, retry_after: float | None) -> None:
-        super().__init__(message, status)
-        self.retry_after = retry_after
-
-
-#: Called after every HTTP exchange: (status code or "error", seconds taken).
-RequestObserver = Callable[[str, float], None]
-
-
-@dataclass
-class Listing:
-    """The jobs of one listing, plus how many records were malformed."""
-
-    jobs: dict[str, Job]
-    malformed: int = 0
 
 
 def filter_clauses_for(
@@ -106,28 +73,20 @@ def _encode(value: str) -> str:
 class V2Client:
     """Reads jobs and tasks of one v2 account.
 
-    The session, token provider and rate limiter are injected, so tests run it
-    against the simulator over real HTTP without patching anything.
+    The transport (session, token provider, request budget) is injected, so tests
+    run it against the simulator over real HTTP without patching anything.
     """
 
-    def __init__(
-        self,
-        endpoint: str,
-        session: requests.Session,
-        tokens: TokenProvider,
-        *,
-        timeout: float = 20.0,
-        odata_format: str = "light",
-        limiter: RateLimiter | None = None,
-        observe: RequestObserver | None = None,
-    ) -> None:
+    def __init__(self, endpoint: str, transport: Transport, odata_format: str = "light") -> None:
         self.endpoint = endpoint if endpoint.endswith("/") else endpoint + "/"
-        self.session = session
-        self.tokens = tokens
-        self.timeout = timeout
-        self.accept = _ACCEPT[odata_format]
-        self.limiter = limiter
-        self.observe = observe
+        self.transport = transport
+        self.headers = {
+            "x-ms-version": API_VERSION,
+            "DataServiceVersion": "3.0",
+            "MaxDataServiceVersion": "3.0",
+            "Accept": _ACCEPT[odata_format],
+            "Accept-Charset": "UTF-8",
+        }
         self._endpoint_resolved = False
 
     def list_jobs(self, clauses: list[str]) -> Listing:
@@ -173,7 +132,7 @@ class V2Client:
                 listing.malformed += 1
                 log.debug("skipping malformed job record: %s", exc)
                 continue
-            listing.jobs[job.job_id] = job
+            listing.jobs[job.key] = job
 
     def _collection(self, path: str, params: dict[str, str]) -> list[Any]:
         body = self._get(path, params)
@@ -184,46 +143,18 @@ class V2Client:
 
     def _get(self, path: str, params: dict[str, str]) -> Any:
         query = "&".join(f"{key}={_encode(value)}" for key, value in params.items())
-        response = self._send(path + ("?" + query if query else ""))
+        relative = path + ("?" + query if query else "")
+        response = self.transport.get(self.endpoint + relative, self.headers)
         if response.status_code in (301, 302, 307, 308) and not self._endpoint_resolved:
             self._resolve_redirect(response)
-            response = self._send(path + ("?" + query if query else ""))
+            response = self.transport.get(self.endpoint + relative, self.headers)
         self._endpoint_resolved = True
         if response.status_code != 200:
-            raise _error_from(response)
+            raise error_from(response)
         try:
             return response.json()
         except ValueError:
             raise ApiError("response body is not valid JSON", 200) from None
-
-    def _send(self, relative: str) -> requests.Response:
-        headers = {
-            "x-ms-version": API_VERSION,
-            "DataServiceVersion": "3.0",
-            "MaxDataServiceVersion": "3.0",
-            "Accept": self.accept,
-            "Accept-Charset": "UTF-8",
-            "User-Agent": f"ams-job-exporter/{__version__}",
-            "client-request-id": str(uuid.uuid4()),
-        }
-        token = self.tokens.token()
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        if self.limiter is not None:
-            self.limiter.acquire()
-        started = time.perf_counter()
-        try:
-            response = self.session.get(self.endpoint + relative, headers=headers,
-                                        timeout=self.timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            self._observe("error", time.perf_counter() - started)
-            raise ApiError(f"request failed: {type(exc).__name__}") from None
-        self._observe(str(response.status_code), time.perf_counter() - started)
-        return response
-
-    def _observe(self, code: str, seconds: float) -> None:
-        if self.observe is not None:
-            self.observe(code, seconds)
 
     def _resolve_redirect(self, response: requests.Response) -> None:
         """The legacy global endpoint answers the first call with a 301 to the
@@ -242,34 +173,3 @@ class V2Client:
         log.info("AMS endpoint moved permanently; using %s from now on", self.endpoint)
 
 
-def _error_from(response: requests.Response) -> ApiError:
-    status = response.status_code
-    detail = _odata_error_text(response)
-    message = f"HTTP {status}" + (f": {detail}" if detail else "")
-    if status in (429, 503):
-        return ThrottledError(message, status, _retry_after(response))
-    return ApiError(message, status)
-
-
-def _odata_error_text(response: requests.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    error = body.get("odata.error") or body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return ""
-    message = error.get("message")
-    if isinstance(message, dict):
-        message = message.get("value")
-    code = error.get("code")
-    text = " ".join(str(part) for part in (code, message) if part)
-    return text.splitlines()[0][:200] if text else ""
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None

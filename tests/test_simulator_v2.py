@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 import requests
 
-from exporter.simulator import ManualClock, SimJob, Simulator
+from exporter.simulator import ManualClock, SimJob, Simulator, cli
 from exporter.states import JobState
 
 T0 = 1700000000.0
@@ -433,8 +434,8 @@ def test_removed_jobs_are_gone(sim: Simulator, session: requests.Session) -> Non
     assert session.get(jobs_url(sim)).json()["value"] == []
     with pytest.raises(KeyError):
         sim.remove_job("acct1", "j")
+    sim.add_job("acct1", SimJob(id="k", name="k", created=T0))
     with pytest.raises(ValueError, match="duplicate"):
-        sim.add_job("acct1", SimJob(id="k", name="k", created=T0))
         sim.add_job("acct1", SimJob(id="k", name="k", created=T0))
 
 
@@ -453,7 +454,7 @@ def test_generated_jobs_are_deterministic_and_varied(mclock: ManualClock) -> Non
     assert any(not job["Name"].isascii() for job in first)
     assert any("'" in job["Name"] for job in first)
     assert all(job["Id"].startswith("nb:jid:UUID:") for job in first)
-    assert all(T0 - 86400 <= 0 or job["Created"] >= "2023-11-13T22:13:20" for job in first)
+    assert all("2023-11-13T22:13:20" <= job["Created"] < "2023-11-14T22:13:20" for job in first)
 
 
 def test_lively_mode_keeps_creating_jobs(
@@ -586,3 +587,24 @@ def test_stop_closes_kept_alive_connections(mclock: ManualClock) -> None:
         simulator.stop()
         with pytest.raises(requests.ConnectionError):
             session.get(url, headers=HEADERS)
+
+
+# ------------------------------------------------------------------ command-line hook
+
+
+def test_cli_arguments_and_v3_refusal(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    defaults = parser.parse_args([])
+    assert defaults.listen == ("127.0.0.1", 10047)
+    assert (defaults.jobs, defaults.seed, defaults.accounts) == (200, 1, ["demo"])
+    args = parser.parse_args(["--listen", "0.0.0.0:8081", "--accounts", "a,b", "--no-auth",
+                              "--error-rate", "0.5", "--retry-after", "3", "--lively"])
+    assert (args.listen, args.accounts, args.no_auth, args.error_rate) == (
+        ("0.0.0.0", 8081), ["a", "b"], True, 0.5)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--listen", "8081"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--error-rate", "2"])
+    assert cli.run(parser.parse_args(["--api", "v3"])) == 2
+    assert "v3 not available yet" in capsys.readouterr().out

@@ -61,33 +61,39 @@ class JobView:
     progress: float
 
 
-def _planned_processing(job: SimJob) -> float | None:
-    """How long processing is meant to take: explicit, or the length of a completed phase."""
-    if job.expected_processing is not None:
-        return job.expected_processing
+_Phase = tuple[float, tuple[float, JobState] | None]
+
+
+def _processing_phase(job: SimJob) -> _Phase | None:
+    """When processing first started, and the event that ended it (None while it runs on)."""
     events = job.events
     start = next((i for i, (_, s) in enumerate(events) if s == JobState.Processing), None)
     if start is None:
         return None
     after = next(((t, s) for t, s in events[start:] if s != JobState.Processing), None)
-    if after is not None and after[1] == JobState.Finished:
-        return after[0] - events[start][0]
+    return events[start][0], after
+
+
+def _planned_processing(job: SimJob, phase: _Phase | None) -> float | None:
+    """How long processing is meant to take: explicit, or the length of a completed phase."""
+    if job.expected_processing is not None:
+        return job.expected_processing
+    if phase is not None and phase[1] is not None and phase[1][1] == JobState.Finished:
+        return phase[1][0] - phase[0]
     return None
 
 
 def _processing_progress(job: SimJob, now: float) -> float:
     """Percent done: linear across the Processing phase, frozen where it stopped."""
-    events = job.events
-    start = next((i for i, (_, s) in enumerate(events) if s == JobState.Processing), None)
-    if start is None or events[start][0] > now:
+    phase = _processing_phase(job)
+    if phase is None or phase[0] > now:
         return 0.0
-    p_start = events[start][0]
-    after = next((t for t, s in events[start:] if s != JobState.Processing), None)
-    planned = _planned_processing(job)
+    started, after = phase
+    planned = _planned_processing(job, phase)
     if planned is None or planned <= 0:
         planned = DEFAULT_PROCESSING_SECONDS
-    stopped_at = after if after is not None and after <= now else now
-    return round(min(100.0, max(0.0, (stopped_at - p_start) / planned * 100.0)), 2)
+    stopped_at = after[0] if after is not None and after[0] <= now else now
+    return round(min(100.0, max(0.0, (stopped_at - started) / planned * 100.0)), 2)
 
 
 def view_job(job: SimJob, now: float) -> JobView | None:
@@ -137,5 +143,5 @@ def scripted(job: SimJob, state: JobState, at: float) -> SimJob:
     return replace(
         job,
         events=[*kept, (at, JobState(state))],
-        expected_processing=_planned_processing(job),
+        expected_processing=_planned_processing(job, _processing_phase(job)),
     )

@@ -1,0 +1,112 @@
+"""HTTP plumbing shared by the v2 and v3 clients: token, budget, timing, errors."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+
+import requests
+
+from exporter import __version__
+from exporter.auth import TokenProvider
+from exporter.ratelimit import RateLimiter
+
+#: Called after every HTTP exchange: (status code or "error", seconds taken).
+RequestObserver = Callable[[str, float], None]
+
+
+class ApiError(RuntimeError):
+    """The API answered with an error or with something we cannot read."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ThrottledError(ApiError):
+    """429 (ARM) or 503 ("Server is busy", v2); `retry_after` in seconds when given."""
+
+    def __init__(self, message: str, status: int, retry_after: float | None) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after
+
+
+class Transport:
+    """Sends GETs with a bearer token within the account's request budget, reports
+    each exchange to the observer, and never follows redirects by itself."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        tokens: TokenProvider,
+        *,
+        timeout: float = 20.0,
+        limiter: RateLimiter | None = None,
+        observe: RequestObserver | None = None,
+    ) -> None:
+        self.session = session
+        self.tokens = tokens
+        self.timeout = timeout
+        self.limiter = limiter
+        self.observe = observe
+
+    def get(self, url: str, headers: dict[str, str]) -> requests.Response:
+        headers = {
+            "User-Agent": f"ams-job-exporter/{__version__}",
+            "client-request-id": str(uuid.uuid4()),
+            **headers,
+        }
+        token = self.tokens.token()
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        if self.limiter is not None:
+            self.limiter.acquire()
+        started = time.perf_counter()
+        try:
+            response = self.session.get(url, headers=headers, timeout=self.timeout,
+                                        allow_redirects=False)
+        except requests.RequestException as exc:
+            self._observe("error", time.perf_counter() - started)
+            raise ApiError(f"request failed: {type(exc).__name__}") from None
+        self._observe(str(response.status_code), time.perf_counter() - started)
+        return response
+
+    def _observe(self, code: str, seconds: float) -> None:
+        if self.observe is not None:
+            self.observe(code, seconds)
+
+
+def error_from(response: requests.Response) -> ApiError:
+    """An ApiError from an error answer, with the code and message of the OData
+    (`odata.error`) or ARM (`error`) error body when there is one."""
+    status = response.status_code
+    detail = _error_text(response)
+    message = f"HTTP {status}" + (f": {detail}" if detail else "")
+    if status in (429, 503):
+        return ThrottledError(message, status, _retry_after(response))
+    return ApiError(message, status)
+
+
+def _error_text(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = (body.get("odata.error") or body.get("error")) if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return ""
+    message = error.get("message")
+    if isinstance(message, dict):
+        message = message.get("value")
+    code = error.get("code")
+    text = " ".join(str(part) for part in (code, message) if part)
+    return text.splitlines()[0][:200] if text else ""
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

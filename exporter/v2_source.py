@@ -1,0 +1,58 @@
+"""What a v2 account's refresh asks the API: the listing and the task details."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from exporter.config import AccountConfig
+from exporter.model import Job, Listing
+from exporter.selection import literal_prefix
+from exporter.states import JobState
+from exporter.v2_client import V2Client, filter_clauses_for
+
+JobKey = tuple[str, str]
+#: Error jobs whose tasks are looked up per refresh (for error codes); the rest wait.
+MAX_ERROR_LOOKUPS_PER_REFRESH = 50
+
+
+class V2Source:
+    """Lists a v2 account's selected jobs and, when `progress` is on, adds task
+    progress (processing jobs) and error codes (failed jobs, looked up once)."""
+
+    def __init__(self, account: AccountConfig, client: V2Client, lookback: float) -> None:
+        self.account = account
+        self.client = client
+        self.lookback = lookback
+        self._error_lookups_done: set[JobKey] = set()
+
+    def fetch(self, now: float) -> Listing:
+        selection = self.account.jobs
+        if selection.ids:
+            state_clauses = filter_clauses_for(selection.states, None, None)
+            return self.client.get_jobs_by_id(selection.ids, state_clauses)
+        prefix = literal_prefix(selection.name_regex) if selection.name_regex else None
+        clauses = filter_clauses_for(selection.states, now - self.lookback, prefix)
+        return self.client.list_jobs(clauses)
+
+    def enrich(self, jobs: dict[JobKey, Job], previous: dict[JobKey, Job]) -> None:
+        """v2 has progress and error codes only on the tasks: one request per job."""
+        if not self.account.progress:
+            return
+        lookups = 0
+        for key, job in jobs.items():
+            before = previous.get(key)
+            if job.state == JobState.Processing:
+                summary = self.client.get_tasks(job.job_id)
+                jobs[key] = replace(job, progress=summary.progress)
+            elif job.state == JobState.Finished:
+                jobs[key] = replace(job, progress=1.0)
+            elif job.state == JobState.Error:
+                if (before is not None and before.state == JobState.Error
+                        and key in self._error_lookups_done):
+                    jobs[key] = replace(job, progress=before.progress, errors=before.errors)
+                elif lookups < MAX_ERROR_LOOKUPS_PER_REFRESH:
+                    lookups += 1
+                    summary = self.client.get_tasks(job.job_id)
+                    jobs[key] = replace(job, progress=summary.progress, errors=summary.errors)
+                    self._error_lookups_done.add(key)
+        self._error_lookups_done.intersection_update(jobs)
