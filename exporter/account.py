@@ -29,6 +29,10 @@ class JobSource(Protocol):
     def enrich(self, jobs: dict[JobKey, Job], previous: dict[JobKey, Job]) -> None:
         """Add details that need more requests (progress, error codes), in place."""
 
+    @property
+    def known_transforms(self) -> tuple[str, ...]:
+        """Transforms to report aggregates for, zeros included ("" for v2)."""
+
 
 @dataclass
 class AccountStatus:
@@ -69,6 +73,10 @@ class AccountRefresher:
     @property
     def name(self) -> str:
         return self.account.name
+
+    @property
+    def transforms(self) -> tuple[str, ...]:
+        return self.source.known_transforms
 
     def jobs(self, now: float) -> list[Job]:
         """The jobs to export now (retention is applied at scrape time too)."""
@@ -136,8 +144,9 @@ class AccountRefresher:
     def _failed(self, reason: str) -> None:
         status = self.status
         if status.up or status.last_error != reason:
-            log.warning("account %s: refresh failed, serving the last good data: %s",
-                        self.name, reason)
+            kept = f"; still exporting {len(self._jobs)} jobs from " \
+                "the last good refresh" if self._jobs else ""
+            log.warning("account %s: refresh failed: %s%s", self.name, reason, kept)
         status.up = False
         status.last_error = reason
 

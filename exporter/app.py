@@ -2,53 +2,58 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Any
 
 import requests
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from exporter.account import AccountRefresher
+from exporter.account import AccountRefresher, JobSource
 from exporter.api_stats import ApiStats
-from exporter.auth import (
-    V2_SCOPE,
-    CredentialToken,
-    NoToken,
-    TokenFile,
-    TokenProvider,
-    default_credential,
-)
+from exporter.auth import CredentialToken, NoToken, TokenFile, TokenProvider, scope_for
 from exporter.collector import AccountView, JobCollector
-from exporter.config import AccountConfig, AuthConfig, Config
+from exporter.config import AccountConfig, Config
+from exporter.credentials import CredentialBuilder, CredentialFactory, failure_hint
 from exporter.ratelimit import RateLimiter
 from exporter.transport import Transport
 from exporter.v2_client import V2Client
 from exporter.v2_source import V2Source
-
-CredentialFactory = Callable[[AuthConfig], Any]
-
-
-def azure_credential(auth: AuthConfig) -> Any:
-    """The azure-identity credential for an auth section (method `default`)."""
-    return default_credential(auth.options.get("client_id"), auth.options.get("authority_host"))
+from exporter.v3_client import V3Client
+from exporter.v3_source import V3Source
 
 
 def make_token_provider(
     account: AccountConfig,
-    clock: Callable[[], float],
-    credential_factory: CredentialFactory = azure_credential,
+    credential_factory: CredentialFactory,
+    environ: Mapping[str, str],
 ) -> TokenProvider:
     method = account.auth.method
     if method == "none":
         return NoToken()
     if method == "token_file":
         return TokenFile(account.auth.options["path"])
-    return CredentialToken(credential_factory(account.auth), V2_SCOPE, clock,
-                           describe=f"auth method {method}")
+    # Token lifetimes are real time (azure-identity reports expiry as Unix time),
+    # whatever clock drives the job ages.
+    return CredentialToken(
+        lambda: credential_factory(account.auth),
+        scope_for(account.api, account.endpoint),
+        time.time,
+        describe=f"auth method {method}",
+        hint=failure_hint(account.auth, environ),
+    )
+
+
+def make_source(account: AccountConfig, config: Config, transport: Transport) -> JobSource:
+    if account.api == "v3":
+        client = V3Client(account.endpoint, account.subscription_id, account.resource_group,
+                          account.account_name, transport)
+        return V3Source(account, client, config.lookback)
+    return V2Source(account, V2Client(account.endpoint, transport, account.odata_format),
+                    config.lookback)
 
 
 class Exporter:
@@ -64,8 +69,11 @@ class Exporter:
         *,
         clock: Callable[[], float] = time.time,
         session_factory: Callable[[], requests.Session] = requests.Session,
-        credential_factory: CredentialFactory = azure_credential,
+        credential_factory: CredentialFactory | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
+        environ = os.environ if environ is None else environ
+        credential_factory = credential_factory or CredentialBuilder(environ)
         self.config = config
         self.clock = clock
         self.views: list[AccountView] = []
@@ -73,14 +81,14 @@ class Exporter:
             stats = ApiStats()
             transport = Transport(
                 session_factory(),
-                make_token_provider(account, clock, credential_factory),
+                make_token_provider(account, credential_factory, environ),
                 timeout=config.refresh.timeout,
                 limiter=RateLimiter(account.max_requests_per_second),
                 observe=stats.observe,
             )
-            source = V2Source(account, V2Client(account.endpoint, transport,
-                                                account.odata_format), config.lookback)
-            self.views.append(AccountView(AccountRefresher(account, config, source, clock), stats))
+            refresher = AccountRefresher(account, config, make_source(account, config, transport),
+                                         clock)
+            self.views.append(AccountView(refresher, stats))
         self.registry = CollectorRegistry()
         self.registry.register(JobCollector(self.views, clock))
         self._pool = ThreadPoolExecutor(max_workers=max(2, len(self.views)),

@@ -11,8 +11,17 @@ import os
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 V2_SCOPE = "https://rest.media.azure.net/.default"
+V3_SCOPE = "https://management.azure.com/.default"
+#: Sovereign clouds have their own resources: endpoint host suffix -> (v2, v3) scope.
+SOVEREIGN_SCOPES = {
+    ".chinacloudapi.cn": ("https://rest.media.chinacloudapi.cn/.default",
+                          "https://management.chinacloudapi.cn/.default"),
+    ".usgovcloudapi.net": ("https://rest.media.usgovcloudapi.net/.default",
+                           "https://management.usgovcloudapi.net/.default"),
+}
 #: Renew this long before the token expires, so a refresh never carries a dying token.
 EXPIRY_MARGIN_SECONDS = 300.0
 
@@ -59,19 +68,23 @@ class TokenFile:
 
 class CredentialToken:
     """Tokens from an azure-identity credential for one scope, cached until shortly
-    before they expire (azure-identity caches too, but not every credential does)."""
+    before they expire. The credential is built on first use, and again after a
+    failure to build it, so a fixed environment is picked up without a restart."""
 
     def __init__(
         self,
-        credential: Any,
+        build_credential: Callable[[], Any],
         scope: str,
         clock: Callable[[], float],
         describe: str = "credential",
+        hint: str = "",
     ) -> None:
-        self.credential = credential
+        self.build_credential = build_credential
         self.scope = scope
         self.clock = clock
         self.describe = describe
+        self.hint = hint
+        self._credential: Any = None
         self._lock = threading.Lock()
         self._token: str | None = None
         self._expires_on = 0.0
@@ -79,29 +92,26 @@ class CredentialToken:
     def token(self) -> str:
         with self._lock:
             if self._token is None or self.clock() >= self._expires_on - EXPIRY_MARGIN_SECONDS:
+                if self._credential is None:
+                    self._credential = self.build_credential()
                 try:
-                    access = self.credential.get_token(self.scope)
+                    access = self._credential.get_token(self.scope)
                 except Exception as exc:  # azure-identity raises several kinds
-                    raise AuthError(f"{self.describe}: {_first_line(exc)}") from None
+                    raise AuthError(f"{self.describe}: {_first_line(exc)}{self.hint}") from None
                 self._token = access.token
                 self._expires_on = float(access.expires_on)
             return self._token
 
 
-def default_credential(client_id: str | None, authority_host: str | None) -> Any:
-    """azure-identity's DefaultAzureCredential (env, workload identity, managed
-    identity, Azure CLI ...), with interactive sign-in excluded."""
-    from azure.identity import DefaultAzureCredential
-
-    kwargs: dict[str, Any] = {}
-    if client_id:
-        kwargs["managed_identity_client_id"] = client_id
-        kwargs["workload_identity_client_id"] = client_id
-    if authority_host:
-        kwargs["authority"] = authority_host
-    return DefaultAzureCredential(**kwargs)
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
+
+
+def scope_for(api: str, endpoint: str) -> str:
+    """The token scope of an account: its API's resource, in its cloud."""
+    host = urlsplit(endpoint).hostname or ""
+    for suffix, scopes in SOVEREIGN_SCOPES.items():
+        if host.endswith(suffix):
+            return scopes[0] if api == "v2" else scopes[1]
+    return V2_SCOPE if api == "v2" else V3_SCOPE

@@ -50,7 +50,7 @@ class JobCollector:
             jobs = view.refresher.jobs(now)
             for job in jobs:
                 families.add_job(view.refresher.name, job, now)
-            families.add_aggregates(view.refresher.name, jobs, now)
+            families.add_aggregates(view.refresher.name, view.refresher.transforms, jobs, now)
         yield from families.all()
         yield from self._health()
         build = GaugeMetricFamily("ams_exporter_build_info",
@@ -93,7 +93,7 @@ class JobCollector:
                 success.add_metric([name], status.last_success)
             duration.add_metric([name], status.last_duration)
             seen = dict(status.transitions)
-            for transform in {"", *(t for t, _ in seen)}:
+            for transform in sorted({*view.refresher.transforms, *(t for t, _ in seen)}):
                 for state in JobState:
                     transitions.add_metric([name, transform, state.name],
                                            seen.get((transform, state), 0))
@@ -165,9 +165,9 @@ class _JobFamilies:
         for error in job.errors:
             self.errors.add_metric([*labels, error.code, error.category], 1)
 
-    def add_aggregates(self, account: str, jobs: list[Job], now: float) -> None:
-        transforms = {job.transform for job in jobs} or {""}
-        for transform in sorted(transforms):
+    def add_aggregates(self, account: str, known_transforms: tuple[str, ...], jobs: list[Job],
+                       now: float) -> None:
+        for transform in sorted({*known_transforms, *(job.transform for job in jobs)}):
             mine = [job for job in jobs if job.transform == transform]
             for state in JobState:
                 self.count.add_metric([account, transform, state.name],

@@ -18,14 +18,18 @@ import yaml
 from exporter.states import JobState
 
 AUTH_KEYS: dict[str, frozenset[str]] = {
-    "none": frozenset(),
-    "token_file": frozenset({"path"}),
     "default": frozenset({"client_id", "authority_host"}),
+    "client_secret": frozenset({"tenant_id", "client_id", "client_secret", "client_secret_file",
+                                "authority_host"}),
+    "managed_identity": frozenset({"client_id"}),
+    "workload_identity": frozenset({"tenant_id", "client_id", "token_file", "authority_host"}),
+    "azure_cli": frozenset(),
+    "token_file": frozenset({"path"}),
+    "none": frozenset(),
 }
-#: Methods of the contract that a later version adds; named so the error is clear.
-PLANNED_AUTH_METHODS = ("client_secret", "managed_identity", "workload_identity", "azure_cli")
-API_VERSIONS = ("v2",)
+API_VERSIONS = ("v2", "v3")
 ODATA_FORMATS = ("light", "verbose")
+DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -66,12 +70,18 @@ class JobSelection:
 class AccountConfig:
     name: str
     api: str
+    #: v2: the account's REST endpoint; v3: the ARM endpoint.
     endpoint: str
     auth: AuthConfig = field(default_factory=AuthConfig)
     jobs: JobSelection = field(default_factory=JobSelection)
     progress: bool = False
     max_requests_per_second: float = 10.0
     odata_format: str = "light"
+    subscription_id: str = ""
+    resource_group: str = ""
+    account_name: str = ""
+    #: v3 transforms to read; empty: discover them all.
+    transforms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -246,43 +256,76 @@ def _build_account(raw: Any, path: str) -> AccountConfig:
         raise ConfigError(f"{section.key_path('name')}: expected a string, got {_kind(name)}")
     api = section.string("api", "v2")
     if api not in API_VERSIONS:
-        hint = " (v3 accounts come in a later version)" if api == "v3" else ""
-        raise ConfigError(f"{section.key_path('api')}: unsupported API {api!r}{hint}")
-    endpoint = section.required("endpoint")
-    endpoint_path = section.key_path("endpoint")
-    if not isinstance(endpoint, str):
-        raise ConfigError(f"{endpoint_path}: expected a URL, got {_kind(endpoint)}")
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
-        raise ConfigError(f"{endpoint_path}: expected an http(s) URL such as "
-                          "https://myacct.restv2.westeurope.media.azure.net/api/")
+        raise ConfigError(f"{section.key_path('api')}: unsupported API {api!r} "
+                          f"(one of: {', '.join(API_VERSIONS)})")
+    common = {
+        "name": name,
+        "api": api,
+        "auth": _build_auth(section.get("auth") or {"method": "default"},
+                            section.key_path("auth")),
+        "jobs": _build_selection(section.get("jobs") or {}, section.key_path("jobs")),
+        "progress": section.boolean("progress", api == "v3"),
+        "max_requests_per_second": section.number(
+            "max_requests_per_second", AccountConfig.max_requests_per_second),
+    }
+    account = _build_v2(section, common) if api == "v2" else _build_v3(section, common)
+    section.finish()
+    return account
+
+
+def _build_v2(section: _Section, common: dict[str, Any]) -> AccountConfig:
+    _only_for(section, "v2", ("subscription_id", "resource_group", "account_name",
+                              "transforms", "arm_endpoint"))
+    endpoint = _url(section, "endpoint", section.required("endpoint"),
+                    "https://myacct.restv2.westeurope.media.azure.net/api/")
     if not endpoint.endswith("/"):
         endpoint += "/"
     odata_format = section.string("odata_format", "light")
     if odata_format not in ODATA_FORMATS:
         raise ConfigError(f"{section.key_path('odata_format')}: expected one of "
                           f"{', '.join(ODATA_FORMATS)}, got {odata_format!r}")
-    account = AccountConfig(
-        name=name,
-        api=api,
-        endpoint=endpoint,
-        auth=_build_auth(section.get("auth") or {"method": "default"}, section.key_path("auth")),
-        jobs=_build_selection(section.get("jobs") or {}, section.key_path("jobs")),
-        progress=section.boolean("progress", False),
-        max_requests_per_second=section.number(
-            "max_requests_per_second", AccountConfig.max_requests_per_second),
-        odata_format=odata_format,
-    )
-    section.finish()
-    return account
+    return AccountConfig(endpoint=endpoint, odata_format=odata_format, **common)
+
+
+def _build_v3(section: _Section, common: dict[str, Any]) -> AccountConfig:
+    _only_for(section, "v3", ("endpoint", "odata_format"))
+    strings = {}
+    for key in ("subscription_id", "resource_group"):
+        value = section.required(key)
+        if not isinstance(value, str):
+            raise ConfigError(f"{section.key_path(key)}: expected a string, got {_kind(value)}")
+        strings[key] = value
+    account_name = section.string("account_name") or common["name"]
+    transforms = section.get("transforms") or []
+    if not isinstance(transforms, list) or not all(
+            isinstance(t, str) and t for t in transforms):
+        raise ConfigError(f"{section.key_path('transforms')}: expected a list of transform "
+                          "names (empty: discover all)")
+    arm = _url(section, "arm_endpoint", section.get("arm_endpoint", DEFAULT_ARM_ENDPOINT),
+               DEFAULT_ARM_ENDPOINT)
+    return AccountConfig(endpoint=arm.rstrip("/"), account_name=account_name,
+                         transforms=tuple(dict.fromkeys(transforms)), **strings, **common)
+
+
+def _only_for(section: _Section, api: str, foreign: tuple[str, ...]) -> None:
+    for key in foreign:
+        if section.has(key):
+            other = "v3" if api == "v2" else "v2"
+            raise ConfigError(f"{section.key_path(key)}: only for api {other} accounts")
+
+
+def _url(section: _Section, key: str, value: Any, example: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{section.key_path(key)}: expected a URL, got {_kind(value)}")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise ConfigError(f"{section.key_path(key)}: expected an http(s) URL such as {example}")
+    return value
 
 
 def _build_auth(raw: Any, path: str) -> AuthConfig:
     section = _Section(raw, path)
     method = section.string("method", "default")
-    if method in PLANNED_AUTH_METHODS:
-        raise ConfigError(f"{section.key_path('method')}: method {method!r} is not available "
-                          f"in this version (use one of: {', '.join(AUTH_KEYS)})")
     if method not in AUTH_KEYS:
         raise ConfigError(f"{section.key_path('method')}: unknown method {method!r} "
                           f"(one of: {', '.join(AUTH_KEYS)})")
@@ -293,6 +336,9 @@ def _build_auth(raw: Any, path: str) -> AuthConfig:
             options[key] = value
     if method == "token_file" and "path" not in options:
         raise ConfigError(f"{section.key_path('path')}: required for method token_file")
+    if "client_secret" in options and "client_secret_file" in options:
+        raise ConfigError(f"{section.key_path('client_secret_file')}: give client_secret "
+                          "or client_secret_file, not both")
     section.finish()
     return AuthConfig(method=method, options=options)
 

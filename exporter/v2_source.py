@@ -25,6 +25,9 @@ class V2Source:
         self.lookback = lookback
         self._error_lookups_done: set[JobKey] = set()
 
+    #: v2 has no transforms; its aggregates carry transform="".
+    known_transforms: tuple[str, ...] = ("",)
+
     def fetch(self, now: float) -> Listing:
         selection = self.account.jobs
         if selection.ids:
