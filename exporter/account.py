@@ -1,8 +1,17 @@
-"""One account's picture of its jobs: refreshing it and keeping the last good one."""
+"""One account's picture of its jobs: refreshing it cheaply and keeping the last good one.
+
+A refresh is either full (every selected job: the first one, then every
+`refresh.full_resync`, which also catches jobs deleted upstream) or incremental:
+jobs modified since the last sync plus every active job, merged into what we have.
+Jobs we held as active that the incremental answer no longer lists are looked up by
+id, so a state change is never missed even where AMS does not move `LastModified`
+(the seed document shows a Processing job whose LastModified is its Created time).
+"""
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -13,47 +22,67 @@ from exporter.auth import AuthError
 from exporter.config import AccountConfig, Config
 from exporter.model import Job, Listing
 from exporter.states import JobState
-from exporter.transport import ApiError
+from exporter.transport import ApiError, ThrottledError
 
 log = logging.getLogger(__name__)
 
 JobKey = tuple[str, str]
+#: Incremental syncs ask for changes since the newest LastModified seen, minus this,
+#: so jobs committed slightly out of order on the server are not missed.
+INCREMENTAL_OVERLAP_SECONDS = 60.0
+#: Failed refreshes back off exponentially up to this many min_intervals (max 5 min).
+MAX_BACKOFF_INTERVALS = 8
+MAX_BACKOFF_SECONDS = 300.0
 
 
 class JobSource(Protocol):
     """One API generation's way of reading an account's jobs."""
 
-    def fetch(self, now: float) -> Listing:
-        """The selected jobs as the API has them now."""
-
-    def enrich(self, jobs: dict[JobKey, Job], previous: dict[JobKey, Job]) -> None:
-        """Add details that need more requests (progress, error codes), in place."""
-
     @property
     def known_transforms(self) -> tuple[str, ...]:
         """Transforms to report aggregates for, zeros included ("" for v2)."""
 
+    def fetch_all(self, now: float) -> Listing:
+        """Every selected job as the API has it now (a full listing)."""
+
+    def fetch_changed(self, since: float) -> Listing | None:
+        """Jobs modified after `since` plus every active job; None when the
+        selection cannot be synced incrementally (then a full listing is made)."""
+
+    def fetch_keys(self, keys: list[JobKey]) -> Listing:
+        """These jobs, batched; jobs that no longer exist are absent."""
+
+    def enrich(self, jobs: dict[JobKey, Job], previous: dict[JobKey, Job]) -> None:
+        """Add details that need more requests (progress, error codes), in place."""
+
 
 @dataclass
 class AccountStatus:
-    """What the account's last refreshes did; read by the collector and landing page."""
+    """What the account's refreshes did; read by the collector and the landing page."""
 
     up: bool = False
     attempts: int = 0
+    failures_in_a_row: int = 0
     last_attempt: float | None = None
     last_success: float | None = None
+    last_full_sync: float | None = None
     last_duration: float = 0.0
     last_error: str = ""
+    next_attempt: float = 0.0
+    refreshing: bool = False
     transitions: Counter[tuple[str, JobState]] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
 
+    @property
+    def stale(self) -> bool:
+        """The exported jobs are not from a current refresh: the last one failed, or
+        one is still running while a scrape is answered."""
+        return not self.up or self.refreshing
+
 
 class AccountRefresher:
-    """Keeps one account's jobs; refreshes at most once per `refresh.min_interval`.
-
-    A failed refresh marks the account down and keeps the previous jobs, so a
-    transient fault never empties the exposition.
-    """
+    """Keeps one account's jobs; refreshes at most once per `refresh.min_interval`,
+    backs off after failures and honours Retry-After."""
 
     def __init__(
         self,
@@ -61,13 +90,16 @@ class AccountRefresher:
         config: Config,
         source: JobSource,
         clock: Callable[[], float],
+        rng: random.Random | None = None,
     ) -> None:
         self.account = account
         self.config = config
         self.source = source
         self.clock = clock
+        self.rng = rng or random.Random()
         self.status = AccountStatus()
         self._jobs: dict[JobKey, Job] = {}
+        self._watermark: float | None = None
         self._refresh_lock = threading.Lock()
 
     @property
@@ -83,41 +115,88 @@ class AccountRefresher:
         return [job for job in self._jobs.values() if self._retained(job, now)]
 
     def is_due(self) -> bool:
-        last = self.status.last_attempt
-        return last is None or self.clock() - last >= self.config.refresh.min_interval
+        return self.status.attempts == 0 or self.clock() >= self.status.next_attempt
 
     def ensure_fresh(self) -> None:
-        """Refresh unless the last attempt is recent; concurrent callers share one refresh."""
+        """Refresh if due; concurrent callers wait for the one refresh."""
         with self._refresh_lock:
             if self.is_due():
-                self._refresh()
+                self.status.refreshing = True
+                try:
+                    self._refresh()
+                finally:
+                    self.status.refreshing = False
 
     def _refresh(self) -> None:
         started = self.clock()
+        retry_after = None
         try:
-            listing = self.source.fetch(started)
-            jobs = self._select(listing, started)
+            jobs, full = self._sync(started)
             self.source.enrich(jobs, self._jobs)
+        except ThrottledError as exc:
+            retry_after = exc.retry_after
+            self._failed(str(exc))
         except (ApiError, AuthError) as exc:
             self._failed(str(exc))
         except Exception as exc:  # never let a surprise take the exporter down
             log.debug("account %s: unexpected refresh failure", self.name, exc_info=True)
             self._failed(f"unexpected {type(exc).__name__}")
         else:
-            self._succeeded(jobs)
+            self._succeeded(jobs, started if full else None)
         finally:
             status = self.status
             status.attempts += 1
             status.last_attempt = self.clock()
             status.last_duration = max(0.0, status.last_attempt - started)
+            status.next_attempt = status.last_attempt + self._delay(retry_after)
 
-    def _select(self, listing: Listing, now: float) -> dict[JobKey, Job]:
-        self.status.skipped["malformed"] += listing.malformed
-        regex = self.account.jobs.name_regex
+    def _sync(self, now: float) -> tuple[dict[JobKey, Job], bool]:
+        """(selected jobs, whether this was a full sync)."""
+        status = self.status
+        full = (self._watermark is None or status.last_full_sync is None
+                or now - status.last_full_sync >= self.config.refresh.full_resync)
+        changed = None if full else self.source.fetch_changed(
+            self._watermark - INCREMENTAL_OVERLAP_SECONDS)
+        if changed is None:
+            listing = self.source.fetch_all(now)
+            status.skipped["malformed"] += listing.malformed
+            self._advance_watermark(listing, reset=True)
+            return self._select(listing.jobs, now), True
+        merged = {**self._jobs, **changed.jobs}
+        vanished = [key for key, job in self._jobs.items()
+                    if job.state.is_active and key not in changed.jobs]
+        if vanished:
+            # Active jobs that left the active set without a newer LastModified.
+            found = self.source.fetch_keys(vanished)
+            changed.malformed += found.malformed
+            merged.update(found.jobs)
+            for key in vanished:
+                if key not in found.jobs:
+                    del merged[key]  # deleted upstream
+        status.skipped["malformed"] += changed.malformed
+        self._advance_watermark(changed, reset=False)
+        return self._select(merged, now), False
+
+    def _advance_watermark(self, listing: Listing, reset: bool) -> None:
+        newest = max((job.last_modified or job.created for job in listing.jobs.values()),
+                     default=None)
+        if reset:
+            self._watermark = newest
+        elif newest is not None:
+            self._watermark = max(newest, self._watermark or newest)
+
+    def _select(self, candidates: dict[JobKey, Job], now: float) -> dict[JobKey, Job]:
+        """Client-side selection: states, name regex, lookback, retention, the cap.
+        The API filters most of it already; merged incremental results need it all."""
+        selection = self.account.jobs
+        regex = selection.name_regex
+        oldest = now - self.config.lookback
         jobs = {
-            key: job
-            for key, job in listing.jobs.items()
-            if (regex is None or regex.search(job.name)) and self._retained(job, now)
+            key: job for key, job in candidates.items()
+            if (selection.states is None or job.state in selection.states)
+            and (regex is None or regex.search(job.name))
+            and (selection.ids or job.state.is_active or job.created >= oldest)
+            and self._retained(job, now)
         }
         limit = self.config.max_jobs_per_account
         if len(jobs) > limit:
@@ -128,7 +207,7 @@ class AccountRefresher:
             jobs = {job.key: job for job in ranked[:limit]}
         return jobs
 
-    def _succeeded(self, jobs: dict[JobKey, Job]) -> None:
+    def _succeeded(self, jobs: dict[JobKey, Job], full_sync_at: float | None) -> None:
         status = self.status
         for key, job in jobs.items():
             previous = self._jobs.get(key)
@@ -138,17 +217,32 @@ class AccountRefresher:
         if not status.up and status.attempts:
             log.info("account %s: refresh succeeded again (%d jobs)", self.name, len(jobs))
         status.up = True
+        status.failures_in_a_row = 0
         status.last_success = self.clock()
+        if full_sync_at is not None:
+            status.last_full_sync = full_sync_at
         status.last_error = ""
 
     def _failed(self, reason: str) -> None:
         status = self.status
         if status.up or status.last_error != reason:
-            kept = f"; still exporting {len(self._jobs)} jobs from " \
-                "the last good refresh" if self._jobs else ""
+            kept = (f"; still exporting {len(self._jobs)} jobs from the last good refresh"
+                    if self._jobs else "")
             log.warning("account %s: refresh failed: %s%s", self.name, reason, kept)
         status.up = False
+        status.failures_in_a_row += 1
         status.last_error = reason
+
+    def _delay(self, retry_after: float | None) -> float:
+        """Seconds until the next attempt: min_interval after a success; after
+        failures, exponential backoff with ±20 % jitter, and never before Retry-After."""
+        interval = self.config.refresh.min_interval
+        failures = self.status.failures_in_a_row
+        if failures == 0:
+            return interval
+        cap = min(MAX_BACKOFF_SECONDS, MAX_BACKOFF_INTERVALS * interval)
+        backoff = min(cap, interval * 2 ** (failures - 1)) * self.rng.uniform(0.8, 1.2)
+        return max(backoff, retry_after or 0.0)
 
     def _retained(self, job: Job, now: float) -> bool:
         if not job.state.is_final or job.end_time is None:

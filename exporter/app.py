@@ -85,6 +85,7 @@ class Exporter:
                 timeout=config.refresh.timeout,
                 limiter=RateLimiter(account.max_requests_per_second),
                 observe=stats.observe,
+                clock=clock,
             )
             refresher = AccountRefresher(account, config, make_source(account, config, transport),
                                          clock)

@@ -62,6 +62,10 @@ class JobCollector:
     def _health(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("ams_up", "1 when the account's last refresh succeeded.",
                                labels=["account"])
+        stale = GaugeMetricFamily(
+            "ams_stale", "1 when the account's exported jobs are not from a current refresh "
+            "(the last one failed, or one is still running past the scrape deadline).",
+            labels=["account"])
         success = GaugeMetricFamily(
             "ams_last_refresh_success_timestamp_seconds",
             "Unix time of the account's last successful refresh.", labels=["account"])
@@ -89,6 +93,7 @@ class JobCollector:
             name = view.refresher.name
             status = view.refresher.status
             up.add_metric([name], 1 if status.up else 0)
+            stale.add_metric([name], 1 if status.stale else 0)
             if status.last_success is not None:
                 success.add_metric([name], status.last_success)
             duration.add_metric([name], status.last_duration)
@@ -104,7 +109,8 @@ class JobCollector:
                 requests.add_metric([name, code], count)
             throttled.add_metric([name], throttle_count)
             latency.add_metric([name], buckets, total)
-        yield from (up, success, duration, transitions, skipped, requests, throttled, latency)
+        yield from (up, stale, success, duration, transitions, skipped, requests, throttled,
+                    latency)
 
 
 class _JobFamilies:

@@ -114,6 +114,8 @@ def landing_page(exporter: Exporter) -> str:
             result = "pending"
         else:
             result = "ok" if status.up else f"failed: {status.last_error}"
+        if status.refreshing:
+            result += " (refreshing; serving the previous data)"
         cells = (html.escape(refresher.name), html.escape(refresher.account.api),
                  html.escape(result), _when(status.last_attempt), _when(status.last_success))
         rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")

@@ -12,6 +12,8 @@ from exporter import __version__
 from exporter.auth import TokenProvider
 from exporter.ratelimit import RateLimiter
 
+#: 429 is ARM's throttling answer, 503 ("Server is busy") the v2 API's.
+THROTTLING_STATUSES = frozenset({429, 503})
 #: Called after every HTTP exchange: (status code or "error", seconds taken).
 RequestObserver = Callable[[str, float], None]
 
@@ -34,7 +36,11 @@ class ThrottledError(ApiError):
 
 class Transport:
     """Sends GETs with a bearer token within the account's request budget, reports
-    each exchange to the observer, and never follows redirects by itself."""
+    each exchange to the observer, and never follows redirects by itself.
+
+    After a throttling answer with Retry-After, nothing is sent to the account
+    until that time has passed: requests fail fast with ThrottledError instead.
+    """
 
     def __init__(
         self,
@@ -44,14 +50,21 @@ class Transport:
         timeout: float = 20.0,
         limiter: RateLimiter | None = None,
         observe: RequestObserver | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.session = session
         self.tokens = tokens
         self.timeout = timeout
         self.limiter = limiter
         self.observe = observe
+        self.clock = clock
+        self.blocked_until = 0.0
 
     def get(self, url: str, headers: dict[str, str]) -> requests.Response:
+        wait = self.blocked_until - self.clock()
+        if wait > 0:
+            raise ThrottledError(f"throttled by the API: not sending for another {wait:.1f}s",
+                                 429, wait)
         headers = {
             "User-Agent": f"ams-job-exporter/{__version__}",
             "client-request-id": str(uuid.uuid4()),
@@ -70,6 +83,10 @@ class Transport:
             self._observe("error", time.perf_counter() - started)
             raise ApiError(f"request failed: {type(exc).__name__}") from None
         self._observe(str(response.status_code), time.perf_counter() - started)
+        if response.status_code in THROTTLING_STATUSES:
+            retry_after = _retry_after(response)
+            if retry_after:
+                self.blocked_until = max(self.blocked_until, self.clock() + retry_after)
         return response
 
     def _observe(self, code: str, seconds: float) -> None:
@@ -83,7 +100,7 @@ def error_from(response: requests.Response) -> ApiError:
     status = response.status_code
     detail = _error_text(response)
     message = f"HTTP {status}" + (f": {detail}" if detail else "")
-    if status in (429, 503):
+    if status in THROTTLING_STATUSES:
         return ThrottledError(message, status, _retry_after(response))
     return ApiError(message, status)
 

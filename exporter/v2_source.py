@@ -6,8 +6,9 @@ from dataclasses import replace
 
 from exporter.config import AccountConfig
 from exporter.model import Job, Listing
+from exporter.odata import any_of, datetime_literal
 from exporter.selection import literal_prefix
-from exporter.states import JobState
+from exporter.states import ACTIVE_STATES, JobState
 from exporter.v2_client import V2Client, filter_clauses_for
 
 JobKey = tuple[str, str]
@@ -28,14 +29,30 @@ class V2Source:
     #: v2 has no transforms; its aggregates carry transform="".
     known_transforms: tuple[str, ...] = ("",)
 
-    def fetch(self, now: float) -> Listing:
+    def fetch_all(self, now: float) -> Listing:
         selection = self.account.jobs
         if selection.ids:
             state_clauses = filter_clauses_for(selection.states, None, None)
             return self.client.get_jobs_by_id(selection.ids, state_clauses)
-        prefix = literal_prefix(selection.name_regex) if selection.name_regex else None
-        clauses = filter_clauses_for(selection.states, now - self.lookback, prefix)
+        clauses = filter_clauses_for(selection.states, now - self.lookback, self._prefix())
         return self.client.list_jobs(clauses)
+
+    def fetch_changed(self, since: float) -> Listing | None:
+        if self.account.jobs.ids:
+            return None  # id batches cost the same either way
+        # No state or lookback clause here: a job leaving the selected states must
+        # still be seen; the refresher applies the selection to the merged result.
+        changed = any_of([f"LastModified gt {datetime_literal(since)}",
+                          *(f"State eq {int(s)}" for s in ACTIVE_STATES)])
+        prefix = self._prefix()
+        return self.client.list_jobs([changed, *filter_clauses_for(None, None, prefix)])
+
+    def fetch_keys(self, keys: list[JobKey]) -> Listing:
+        return self.client.get_jobs_by_id(tuple(job_id for _, job_id in keys))
+
+    def _prefix(self) -> str | None:
+        regex = self.account.jobs.name_regex
+        return literal_prefix(regex) if regex else None
 
     def enrich(self, jobs: dict[JobKey, Job], previous: dict[JobKey, Job]) -> None:
         """v2 has progress and error codes only on the tasks: one request per job."""

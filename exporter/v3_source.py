@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from exporter.config import AccountConfig
 from exporter.model import Job, Listing
-from exporter.v3_client import V3Client, filter_for, name_batches
+from exporter.odata import any_of
+from exporter.states import ACTIVE_STATES
+from exporter.v3_client import V3Client, filter_for, name_batches, state_literal, v3_datetime
 
 JobKey = tuple[str, str]
 
 
 class V3Source:
     """Lists the selected jobs of every configured (or discovered) transform.
-    Progress and error codes come with the jobs' outputs: no extra requests."""
+    Progress and error codes come with the jobs' outputs: no extra requests.
+    Transforms are discovered at full syncs only."""
 
     def __init__(self, account: AccountConfig, client: V3Client, lookback: float) -> None:
         self.account = account
@@ -19,27 +24,46 @@ class V3Source:
         self.lookback = lookback
         self.known_transforms: tuple[str, ...] = account.transforms
 
-    def fetch(self, now: float) -> Listing:
+    def fetch_all(self, now: float) -> Listing:
         transforms = self.account.transforms or tuple(self.client.list_transforms())
-        listing = self._fetch(transforms, now)
-        self.known_transforms = transforms
-        return listing
-
-    def _fetch(self, transforms: tuple[str, ...], now: float) -> Listing:
         selection = self.account.jobs
         listing = Listing()
         for transform in transforms:
             if selection.ids:
                 states = filter_for(selection.states, None)
-                parts = [self.client.list_jobs(transform, " and ".join(
-                    p for p in (names, states) if p)) for names in name_batches(selection.ids)]
+                for names in name_batches(selection.ids):
+                    _merge(listing, self.client.list_jobs(
+                        transform, " and ".join(p for p in (names, states) if p)))
             else:
-                parts = [self.client.list_jobs(
-                    transform, filter_for(selection.states, now - self.lookback))]
-            for part in parts:
-                listing.jobs.update(part.jobs)
-                listing.malformed += part.malformed
+                _merge(listing, self.client.list_jobs(
+                    transform, filter_for(selection.states, now - self.lookback)))
+        self.known_transforms = transforms
+        return listing
+
+    def fetch_changed(self, since: float) -> Listing | None:
+        if self.account.jobs.ids:
+            return None
+        changed = any_of([f"properties/lastModified gt {v3_datetime(since)}",
+                          *(f"properties/state eq {state_literal(s)}" for s in ACTIVE_STATES)])
+        listing = Listing()
+        for transform in self.known_transforms:
+            _merge(listing, self.client.list_jobs(transform, changed))
+        return listing
+
+    def fetch_keys(self, keys: list[JobKey]) -> Listing:
+        by_transform: dict[str, list[str]] = defaultdict(list)
+        for transform, name in keys:
+            by_transform[transform].append(name)
+        listing = Listing()
+        for transform, names in by_transform.items():
+            for batch in name_batches(tuple(names)):
+                _merge(listing, self.client.list_jobs(transform, batch))
         return listing
 
     def enrich(self, jobs: dict[JobKey, Job], previous: dict[JobKey, Job]) -> None:
         """Nothing to add: v3 jobs carry their outputs' progress and errors."""
+
+
+def _merge(into: Listing, part: Listing) -> None:
+    into.jobs.update(part.jobs)
+    into.malformed += part.malformed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from exporter.simulator.jobs import SimJob
@@ -33,6 +34,13 @@ _ERROR_CODES = (
     "ErrorDownloadingInputAssetServiceFailure", "ErrorParsingConfiguration",
     "ErrorExecutingTaskMalformedContent", "ErrorExecutingTaskUnsupportedFormat",
 )
+# v3 output error codes, content problems most common (repeats weight the draw).
+_V3_ERROR_CODES = (
+    "ContentMalformed", "ContentMalformed", "ContentMalformed", "ContentUnsupported",
+    "ContentUnsupported", "ServiceError", "ServiceTransientError", "DownloadNotAccessible",
+    "DownloadTransientError", "UploadNotAccessible", "UploadTransientError",
+    "ConfigurationUnsupported", "IdentityUnsupported",
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,24 @@ def job_id(rng: random.Random) -> str:
     return f"nb:jid:UUID:{uuid.UUID(int=rng.getrandbits(128), version=4)}"
 
 
+def v3_job_name(rng: random.Random) -> str:
+    """A v3 job resource name such as job-3f2a9c0d5e7b1a46 (64 random bits)."""
+    return f"job-{rng.getrandbits(64):016x}"
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """What differs between the API generations' jobs: ids, error codes, outputs."""
+
+    new_id: Callable[[random.Random], str]
+    error_codes: tuple[str, ...]
+    draws_outputs: bool  # v3 jobs have 1-3 outputs; v2 draws nothing for it
+
+
+V2 = Flavor(job_id, _ERROR_CODES, draws_outputs=False)
+V3 = Flavor(v3_job_name, _V3_ERROR_CODES, draws_outputs=True)
+
+
 def job_name(rng: random.Random) -> str:
     roll = rng.random()
     if roll < 0.005:
@@ -74,9 +100,14 @@ def _uniform(rng: random.Random, bounds: tuple[float, float]) -> float:
     return round(rng.uniform(*bounds), 3)
 
 
-def make_job(rng: random.Random, created: float, profile: Profile) -> SimJob:
-    """One job created at `created` with a whole lifecycle drawn from `profile`."""
-    ident, name = job_id(rng), job_name(rng)
+def make_job(
+    rng: random.Random, created: float, profile: Profile, flavor: Flavor = V2
+) -> SimJob:
+    """One job created at `created` with a whole lifecycle drawn from `profile`.
+
+    The v2 flavor draws exactly what it always did, so seeded v2 data stays the same.
+    """
+    ident, name = flavor.new_id(rng), job_name(rng)
     scheduled = created + _uniform(rng, profile.queued)
     processing = scheduled + _uniform(rng, profile.scheduled)
     planned = _uniform(rng, profile.processing)
@@ -88,14 +119,14 @@ def make_job(rng: random.Random, created: float, profile: Profile) -> SimJob:
         events.append((processing + planned, JobState.Finished))
     elif roll < profile.finished + profile.error:
         events.append((stop, JobState.Error))
-        error_code = rng.choice(_ERROR_CODES)
+        error_code = rng.choice(flavor.error_codes)
     elif roll < profile.finished + profile.error + profile.canceled:
         events.append((stop, JobState.Canceling))
         events.append((stop + _uniform(rng, profile.canceling), JobState.Canceled))
     else:
         del events[rng.randrange(len(events) + 1):]  # stuck: Queued, Scheduled or Processing
         planned *= 10  # progress keeps creeping rather than sitting at 100
-    return SimJob(
+    job = SimJob(
         id=ident,
         name=name,
         created=created,
@@ -106,9 +137,15 @@ def make_job(rng: random.Random, created: float, profile: Profile) -> SimJob:
         error_code=error_code,
         expected_processing=planned,
     )
+    if flavor.draws_outputs:
+        job.priority = rng.choice((0,) * 14 + (-1, -1, 1, 1, 2, 5))  # Low, Normal, High
+        job.outputs = rng.choice((1,) * 8 + (2, 3))
+    return job
 
 
-def generate(rng: random.Random, n: int, start: float, end: float) -> list[SimJob]:
+def generate(
+    rng: random.Random, n: int, start: float, end: float, flavor: Flavor = V2
+) -> list[SimJob]:
     """`n` realistic jobs created spread over [start, end), oldest first."""
     created = sorted(start + (end - start) * rng.random() for _ in range(n))
-    return [make_job(rng, round(t, 3), REALISTIC) for t in created]
+    return [make_job(rng, round(t, 3), REALISTIC, flavor) for t in created]

@@ -24,6 +24,11 @@ class SimJob:
     The optional overrides pin fields to exact values instead of deriving them.
     `expected_processing` is how long processing would take to complete; it only
     shapes task Progress (useful when the timeline ends in Error part-way through).
+
+    On a v3 account `id` is the job's resource name and `name` its description;
+    `outputs` is the number of job outputs, and `error_code` / `error_category` are what
+    failed outputs report (v3 codes such as ContentMalformed; see v3_entities).
+    `priority` maps to Low (< 0), Normal (0) or High (> 0) there.
     """
 
     id: str
@@ -39,6 +44,8 @@ class SimJob:
     end_time: float | None = None
     running_duration_ms: float | None = None
     expected_processing: float | None = None
+    outputs: int = 1
+    error_category: str | None = None
 
     def __post_init__(self) -> None:
         # Stable sort keeps same-time events in the order given.

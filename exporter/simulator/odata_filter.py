@@ -14,13 +14,17 @@ filter that ends up null does not match.
 
 Any bad input raises ParseError (and nothing else); nesting depth and input length are
 bounded, so evaluation cannot overflow the stack either.
+
+A Dialect narrows or changes that language for another service: ARM_DIALECT-style
+settings (see v3_query) give the AMS v3 filters, with property paths, enum literals and
+unquoted datetimes. The default dialect, ODATA_V3, is exactly the language above.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 
@@ -48,6 +52,30 @@ class EdmType(Enum):
     DATETIME = "Edm.DateTime"
     BOOL = "Edm.Boolean"
     NULL = "null"
+    ENUM = "enum"  # a dialect's enum type; nodes carry the type's qualified name
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one service's `$filter` differs from plain OData v3 (the defaults).
+
+    `operators`, when set, also restricts every condition to `property op literal`
+    with a literal of the property's own type, joined only by and/or (no bare
+    booleans, no null).
+    """
+
+    property_paths: bool = False  # names like properties/created
+    case_insensitive_names: bool = False  # property names and enum type/member names
+    bare_datetimes: bool = False  # unquoted 2021-06-01T00:00:10.0000000Z literals
+    datetime_prefix: bool = True  # datetime'...' literals
+    functions: bool = True  # startswith, endswith, substringof
+    negation: bool = True  # `not`
+    enums: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # type -> members
+    enum_properties: Mapping[str, str] = field(default_factory=dict)  # property -> enum type
+    operators: Mapping[str, frozenset[str]] | None = None  # property -> allowed operators
+
+
+ODATA_V3 = Dialect()
 
 
 _NUMERIC = (EdmType.INT, EdmType.DOUBLE)
@@ -78,6 +106,15 @@ _DATETIME = re.compile(
     r"(?::([0-9]{2})(?:\.([0-9]{1,7}))?)?Z?",
     re.ASCII,
 )
+# Dialect extras: property paths, qualified enum type names (just before a quote), and
+# ISO datetimes without quotes, optionally with a UTC offset.
+_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*", re.ASCII)
+_QUALIFIED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?=')", re.ASCII)
+_BARE_DATETIME = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})"
+    r"(?::([0-9]{2})(?:\.([0-9]{1,7}))?)?(Z|[+-][0-9]{2}:[0-9]{2})?",
+    re.ASCII,
+)
 
 
 def read_string_literal(text: str, start: int) -> tuple[str, int]:
@@ -104,13 +141,23 @@ def _datetime_ticks(literal: str, position: int) -> int:
     match = _DATETIME.fullmatch(literal)
     if match is None:
         raise ParseError(f"invalid datetime literal {literal!r}", position)
-    year, month, day, hour, minute, second, fraction = match.groups()
+    return _ticks(match, literal, position)
+
+
+def _ticks(match: re.Match[str], literal: str, position: int) -> int:
+    """A matched _DATETIME or _BARE_DATETIME to ticks; no offset means UTC."""
+    year, month, day, hour, minute, second, fraction = match.groups()[:7]
+    offset = match.group(8) if match.re is _BARE_DATETIME else None
+    shift = timedelta()
+    if offset and offset != "Z":
+        sign = -1 if offset[0] == "-" else 1
+        shift = sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6]))
     try:
         moment = datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
             tzinfo=timezone.utc,
-        )
-    except ValueError as exc:
+        ) - shift
+    except (ValueError, OverflowError) as exc:
         raise ParseError(f"invalid datetime literal {literal!r}: {exc}", position) from None
     micros = (moment - _EPOCH) // timedelta(microseconds=1)
     return micros * 10 + int((fraction or "").ljust(7, "0"))
@@ -130,8 +177,9 @@ def _number(match: re.Match[str], position: int) -> _Token:
     return _Token("literal", text, position, int(body), EdmType.INT)
 
 
-def _tokenize(text: str) -> list[_Token]:
+def _tokenize(text: str, dialect: Dialect = ODATA_V3) -> list[_Token]:
     tokens: list[_Token] = []
+    names = _PATH if dialect.property_paths else _IDENT
     i = 0
     while i < len(text):
         char = text[i]
@@ -144,14 +192,20 @@ def _tokenize(text: str) -> list[_Token]:
             value, end = read_string_literal(text, i)
             tokens.append(_Token("literal", text[i:end], i, value, EdmType.STRING))
             i = end
+        elif dialect.bare_datetimes and (moment := _BARE_DATETIME.match(text, i)) is not None:
+            token, i = _bare_datetime(text, moment)
+            tokens.append(token)
         elif (number := _NUMBER.match(text, i)) is not None:
             end = number.end()
             if _IDENT.match(text, end) is not None or text.startswith(".", end):
                 raise ParseError("invalid number literal", i)
             tokens.append(_number(number, i))
             i = end
-        elif (ident := _IDENT.match(text, i)) is not None:
-            token, i = _word(text, ident)
+        elif dialect.enums and (qualified := _QUALIFIED.match(text, i)) is not None:
+            token, i = _enum_literal(text, qualified, dialect)
+            tokens.append(token)
+        elif (ident := names.match(text, i)) is not None:
+            token, i = _word(text, ident, dialect)
             tokens.append(token)
         elif char == "/":
             raise ParseError("path navigation with '/' is not supported", i)
@@ -161,7 +215,42 @@ def _tokenize(text: str) -> list[_Token]:
     return tokens
 
 
-def _word(text: str, ident: re.Match[str]) -> tuple[_Token, int]:
+def _bare_datetime(text: str, match: re.Match[str]) -> tuple[_Token, int]:
+    """An unquoted ISO datetime (dialects with bare_datetimes), e.g. 2021-06-01T00:00:10Z."""
+    position, end = match.start(), match.end()
+    if _IDENT.match(text, end) is not None or text.startswith((".", ":"), end):
+        raise ParseError("invalid datetime literal", position)
+    literal = match.group(0)
+    ticks = _ticks(match, literal, position)
+    return _Token("literal", literal, position, ticks, EdmType.DATETIME), end
+
+
+def _enum_literal(text: str, match: re.Match[str], dialect: Dialect) -> tuple[_Token, int]:
+    """`Namespace.Type'member'`: the value is the member's canonical spelling."""
+    position, type_name = match.start(), match.group(0)
+    member, end = read_string_literal(text, match.end())
+    canonical = _lookup(type_name, dialect.enums, dialect.case_insensitive_names)
+    if canonical is None:
+        raise ParseError(f"unknown enum type '{type_name}'", position)
+    value = _lookup(member, dict.fromkeys(dialect.enums[canonical]),
+                    dialect.case_insensitive_names)
+    if value is None:
+        members = ", ".join(dialect.enums[canonical])
+        raise ParseError(f"'{member}' is not a member of {canonical} ({members})", position)
+    return _Token("literal", text[position:end], position, value, EdmType.ENUM), end
+
+
+def _lookup(name: str, names: Mapping[str, object], case_insensitive: bool) -> str | None:
+    """The canonical spelling of `name` among `names`, or None."""
+    if name in names:
+        return name
+    if case_insensitive:
+        folded = name.lower()
+        return next((n for n in names if n.lower() == folded), None)
+    return None
+
+
+def _word(text: str, ident: re.Match[str], dialect: Dialect = ODATA_V3) -> tuple[_Token, int]:
     """An identifier, keyword, constant, or typed literal such as datetime'...'.
 
     Returns the token and the index just after it.
@@ -169,7 +258,7 @@ def _word(text: str, ident: re.Match[str]) -> tuple[_Token, int]:
     word, position, end = ident.group(0), ident.start(), ident.end()
     if text.startswith("'", end):
         value, after = read_string_literal(text, end)
-        if word != "datetime":
+        if word != "datetime" or not dialect.datetime_prefix:
             raise ParseError(f"unsupported literal type {word!r}", position)
         ticks = _datetime_ticks(value, position)
         return _Token("literal", text[position:after], position, ticks, EdmType.DATETIME), after
@@ -196,18 +285,20 @@ class _Node:
 
 
 class _Literal(_Node):
-    def __init__(self, value: object, kind: EdmType) -> None:
+    def __init__(self, value: object, kind: EdmType, enum: str | None = None) -> None:
         self.value = value
         self.type = kind
+        self.enum = enum
 
     def evaluate(self, record: Record) -> object:
         return self.value
 
 
 class _Property(_Node):
-    def __init__(self, name: str, kind: EdmType) -> None:
+    def __init__(self, name: str, kind: EdmType, enum: str | None = None) -> None:
         self.name = name
         self.type = kind
+        self.enum = enum
 
     def evaluate(self, record: Record) -> object:
         value = record.get(self.name)
@@ -312,9 +403,15 @@ class _Call(_Node):
 
 
 class _Parser:
-    def __init__(self, tokens: Sequence[_Token], properties: Mapping[str, EdmType]) -> None:
+    def __init__(
+        self,
+        tokens: Sequence[_Token],
+        properties: Mapping[str, EdmType],
+        dialect: Dialect = ODATA_V3,
+    ) -> None:
         self.tokens = tokens
         self.properties = properties
+        self.dialect = dialect
         self.index = 0
         self.nesting = 0
 
@@ -351,6 +448,8 @@ class _Parser:
                                  token.position)
             raise ParseError(f"unexpected {_describe(token)}", token.position)
         _require_bool(node, "the filter", 0)
+        if self.dialect.operators is not None:
+            _require_conditions(node)
         return node
 
     def parse_logical(self, op: str, operand: Callable[[], _Node]) -> _Node:
@@ -377,6 +476,8 @@ class _Parser:
             op = self.take()
             right = operand()
             _check_comparable(op, left, right)
+            if self.dialect.operators is not None:
+                _check_condition(op, left, right, self.dialect.operators)
             left = self.bounded(_Comparison(op.text, left, right), op.position)
         return left
 
@@ -389,6 +490,8 @@ class _Parser:
     def parse_unary(self) -> _Node:
         if self.at_keyword({"not"}):
             word = self.take()
+            if not self.dialect.negation:
+                raise ParseError("'not' is not supported", word.position)
             with _Nesting(self, word.position):
                 operand = self.parse_unary()
             _require_bool(operand, "the operand of 'not'", word.position)
@@ -398,7 +501,11 @@ class _Parser:
     def parse_primary(self) -> _Node:
         token = self.take()
         if token.kind == "literal":
-            return _Literal(token.value, token.type or EdmType.NULL)
+            enum = None
+            if token.type is EdmType.ENUM:  # the text is Type'member'
+                enum = _lookup(token.text[: token.text.index("'")], self.dialect.enums,
+                               self.dialect.case_insensitive_names)
+            return _Literal(token.value, token.type or EdmType.NULL, enum)
         if token.kind == "(":
             with _Nesting(self, token.position):
                 node = self.parse_or()
@@ -413,13 +520,17 @@ class _Parser:
     def parse_property(self, token: _Token) -> _Node:
         if token.text in _KEYWORDS:
             raise ParseError(f"expected an operand but found '{token.text}'", token.position)
-        kind = self.properties.get(token.text)
-        if kind is None:
-            raise ParseError(_unknown_property(token.text, self.properties), token.position)
-        return _Property(token.text, kind)
+        dialect = self.dialect
+        name = _lookup(token.text, self.properties, dialect.case_insensitive_names)
+        if name is None:
+            message = _unknown_property(token.text, self.properties)
+            if dialect.case_insensitive_names:
+                message = f"unknown property '{token.text}' (known: {', '.join(self.properties)})"
+            raise ParseError(message, token.position)
+        return _Property(name, self.properties[name], dialect.enum_properties.get(name))
 
     def parse_call(self, name: _Token) -> _Node:
-        if name.text not in _FUNCTIONS:
+        if not self.dialect.functions or name.text not in _FUNCTIONS:
             raise ParseError(f"function '{name.text}' is not supported", name.position)
         self.expect("(")
         args: list[_Node] = []
@@ -468,9 +579,19 @@ def _require_bool(node: _Node, what: str, position: int) -> None:
         raise ParseError(f"{what} must be a boolean expression, not {node.type.value}", position)
 
 
+def _type_name(node: _Node) -> str:
+    return getattr(node, "enum", None) or node.type.value
+
+
 def _check_comparable(op: _Token, left: _Node, right: _Node) -> None:
     kinds = (left.type, right.type)
     if EdmType.NULL in kinds:
+        return
+    if EdmType.ENUM in kinds:
+        if _type_name(left) != _type_name(right):
+            raise ParseError(
+                f"cannot compare {_type_name(left)} with {_type_name(right)}", op.position
+            )
         return
     if op.text in _RELATIONAL and EdmType.BOOL in kinds:
         raise ParseError(f"'{op.text}' cannot order boolean values", op.position)
@@ -483,6 +604,36 @@ def _check_comparable(op: _Token, left: _Node, right: _Node) -> None:
         f"cannot compare {left.type.value} with {right.type.value} using '{op.text}'{hint}",
         op.position,
     )
+
+
+def _check_condition(
+    op: _Token, left: _Node, right: _Node, operators: Mapping[str, frozenset[str]]
+) -> None:
+    """Restricted dialects: `property op literal`, the operator allowed for the property."""
+    if not isinstance(left, _Property) or not isinstance(right, _Literal):
+        raise ParseError(f"'{op.text}' must compare a property with a literal", op.position)
+    allowed = operators.get(left.name, frozenset())
+    if op.text not in allowed:
+        usable = ", ".join(sorted(allowed)) or "none"
+        raise ParseError(
+            f"operator '{op.text}' is not supported for '{left.name}' (supported: {usable})",
+            op.position,
+        )
+    if right.type is not left.type or _type_name(right) != _type_name(left):
+        raise ParseError(
+            f"'{left.name}' is compared with a {_type_name(right)} literal; "
+            f"it needs a {_type_name(left)} one",
+            op.position,
+        )
+
+
+def _require_conditions(node: _Node) -> None:
+    """Restricted dialects: only comparisons joined by and/or (depth is already bounded)."""
+    if isinstance(node, _Logical):
+        for operand in node.operands:
+            _require_conditions(operand)
+    elif not isinstance(node, _Comparison):
+        raise ParseError("the filter must be comparisons joined by 'and'/'or'")
 
 
 def _unknown_property(name: str, properties: Mapping[str, EdmType]) -> str:
@@ -507,14 +658,16 @@ class Filter:
         return self._root.evaluate(record) is True
 
 
-def parse_filter(text: str, properties: Mapping[str, EdmType]) -> Filter:
+def parse_filter(
+    text: str, properties: Mapping[str, EdmType], dialect: Dialect = ODATA_V3
+) -> Filter:
     """Parse `text` against the entity's property types; raises ParseError only."""
     if len(text) > MAX_FILTER_LENGTH:
         raise ParseError(f"filter longer than {MAX_FILTER_LENGTH} characters")
     if not text.strip():
         raise ParseError("empty filter")
     try:
-        return Filter(text, _Parser(_tokenize(text), properties).parse())
+        return Filter(text, _Parser(_tokenize(text, dialect), properties, dialect).parse())
     except ParseError:
         raise
     except (ValueError, OverflowError, RecursionError) as exc:  # defensive: report, never crash
