@@ -16,9 +16,11 @@ real value the resolved notification would come 30 minutes later.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -126,7 +128,7 @@ class Stack:
     def start_exporter(self) -> None:
         port = self.exporter_url.rsplit(":", 1)[1]
         exporter = Service("exporter", [
-            _python(), "-m", "exporter", "--config.file", str(self.tmp / "exporter.yaml"),
+            sys.executable, "-m", "exporter", "--config.file", str(self.tmp / "exporter.yaml"),
             "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "debug",
         ], self.tmp / f"exporter-{len(self.timings)}.log")
         self.services["exporter"] = exporter
@@ -137,11 +139,6 @@ class Stack:
 
     def mark(self, name: str) -> None:
         self.timings[name] = time.time()
-
-
-def _python() -> str:
-    import sys
-    return sys.executable
 
 
 def _jobs(now: float) -> list[SimJob]:
@@ -232,6 +229,14 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         print(f"monitoring stack up for {time.time() - started:.1f}s; logs in {tmp}")
 
 
+def _last_evaluation(api: PrometheusAPI) -> float:
+    """When Prometheus last evaluated the ams-jobs group (Unix time)."""
+    stamp = api.rule_groups()[0]["lastEvaluation"]  # RFC 3339, up to nanoseconds
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    seconds = datetime.fromisoformat(whole).replace(tzinfo=timezone.utc).timestamp()
+    return seconds + float(f"0.{fraction or 0}")
+
+
 def _about(notification: Notification, job_id: str) -> bool:
     return any(alert["labels"].get("job_id") == job_id for alert in notification.alerts)
 
@@ -279,6 +284,11 @@ def test_failed_job_pages_once_survives_an_exporter_restart_and_resolves(stack):
              what="Prometheus to see the exporter down")
     stack.mark("exporter_down")
     assert not api.query(f'ams_job_state{{job_id="{FAILING}"}}'), "series not stale"
+    # Let the rules run at least twice on the gap: the alert keeps firing.
+    wait_for(lambda: _last_evaluation(api) > stack.timings["exporter_down"] + 2, 10,
+             what="two rule evaluations during the gap")
+    during = [a for a in api.alerts() if a["labels"]["alertname"] == "AMSJobFailed"]
+    assert [a["state"] for a in during] == ["firing"]
     stack.start_exporter()
     wait_for(lambda: api.query(f'ams_job_state{{job_id="{FAILING}", state="Error"}} == 1'),
              15, what="the restarted exporter's series")

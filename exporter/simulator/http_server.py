@@ -1,10 +1,15 @@
-"""The HTTP transport: a stdlib ThreadingHTTPServer handing requests to the simulator."""
+"""The HTTP transport: a stdlib ThreadingHTTPServer handing requests to the simulator.
+
+With an SSL context it serves HTTPS; the handshake runs in the connection's own thread,
+so a client that stalls in it does not hold up the accept loop.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import socket
+import ssl
 import struct
 import threading
 from collections.abc import Callable
@@ -17,6 +22,7 @@ log = logging.getLogger(__name__)
 
 App = Callable[[Request], Response]
 _MAX_REQUEST_BODY = 1 << 20
+_HANDSHAKE_TIMEOUT = 10.0
 
 
 def _abort(sock: socket.socket) -> None:
@@ -36,10 +42,15 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.refusing():
             self._drop()
             return
-        if not self._discard_body():
+        body = self._read_body()
+        if body is None:
             self.close_connection = True
+            body = b""
         host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
-        request = Request(self.command, self.path, dict(self.headers.items()), f"http://{host}")
+        request = Request(
+            self.command, self.path, dict(self.headers.items()),
+            f"{self.server.scheme}://{host}", body,
+        )
         response = self.server.app(request)
         if response.reset:
             self._drop()
@@ -54,19 +65,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_MERGE = do_OPTIONS = _serve
 
-    def _discard_body(self) -> bool:
-        """Read and drop a request body; False when the connection cannot be reused."""
+    def _read_body(self) -> bytes | None:
+        """The request body; None when it cannot be read (and the connection not reused)."""
         if self.headers.get("Transfer-Encoding"):
-            return False
+            return None
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
-            return False
+            return None
         if length < 0 or length > _MAX_REQUEST_BODY:
-            return False
-        if length:
-            self.rfile.read(length)
-        return True
+            return None
+        return self.rfile.read(length) if length else b""
 
     def _drop(self) -> None:
         _abort(self.connection)
@@ -84,13 +93,35 @@ class SimulatorHTTPServer(ThreadingHTTPServer):
     block_on_close = False
 
     def __init__(
-        self, address: tuple[str, int], app: App, refusing: Callable[[], bool]
+        self,
+        address: tuple[str, int],
+        app: App,
+        refusing: Callable[[], bool],
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.app = app
         self.refusing = refusing
+        self.tls = tls
+        self.scheme = "https" if tls is not None else "http"
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        if self.tls is not None:
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if isinstance(request, ssl.SSLSocket):
+            try:
+                request.settimeout(_HANDSHAKE_TIMEOUT)
+                request.do_handshake()
+            except (OSError, ValueError):  # ssl.SSLError is an OSError
+                log.debug("TLS handshake with %s failed", client_address, exc_info=True)
+                return
+        super().finish_request(request, client_address)
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
         if self.refusing():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ class Request:
     target: str  # raw path and query as sent
     headers: dict[str, str]  # as sent (original case)
     origin: str  # scheme://host[:port] the client addressed, for absolute URLs
+    body: bytes = b""
 
     @property
     def path(self) -> str:
@@ -59,3 +61,14 @@ def error_response(
     return Response(
         status, error_body(code, message), [("Content-Type", LIGHT), *headers]
     )
+
+
+JSON = "application/json; charset=utf-8"
+
+
+def json_response(
+    status: int, payload: object, headers: Iterable[tuple[str, str]] = ()
+) -> Response:
+    """Compact UTF-8 JSON, as ARM and Azure AD send it."""
+    body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return Response(status, body, [("Content-Type", JSON), *headers])

@@ -1,0 +1,189 @@
+"""AMS v3 resources as ARM serves them: transforms and jobs in camelCase JSON.
+
+Shapes follow the 2022-07-01 REST examples: `id` spells `mediaservices` in lower case,
+unset times are omitted, times are UTC with `Z` and 0-7 fractional digits. Every output
+of a job follows the job's state, times and progress; outputs of a failed job carry the
+error. The input is one JobInputAsset, as in ../shared/ams-api.md §2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from exporter.simulator.jobs import JobView
+from exporter.simulator.odata_format import light_datetime
+from exporter.simulator.store import JobStore
+from exporter.states import JobState
+
+JOB_TYPE = "Microsoft.Media/mediaservices/transforms/jobs"
+TRANSFORM_TYPE = "Microsoft.Media/mediaservices/transforms"
+CREATOR = "ams-simulator@contoso.com"
+
+Record = dict[str, object]
+"""Filter/order values: name, properties/state, properties/created, properties/lastModified
+(datetimes as integer microseconds)."""
+
+# Output error code -> (category, retry, message). The codes are the documented, bounded
+# set; the messages are free text.
+ERRORS: dict[str, tuple[str, str, str]] = {
+    "ServiceError": ("Service", "DoNotRetry",
+                     "A fatal error occurred in the service; contact support."),
+    "ServiceTransientError": ("Service", "MayRetry",
+                              "A transient service error occurred; submit the job again."),
+    "DownloadNotAccessible": ("Download", "DoNotRetry",
+                              "The input files could not be reached for download."),
+    "DownloadTransientError": ("Download", "MayRetry",
+                               "Downloading the input files failed part-way (storage or "
+                               "network problem)."),
+    "UploadNotAccessible": ("Upload", "DoNotRetry",
+                            "The output destination could not be reached for upload."),
+    "UploadTransientError": ("Upload", "MayRetry",
+                             "Uploading the output files failed part-way (storage or "
+                             "network problem)."),
+    "ConfigurationUnsupported": ("Configuration", "DoNotRetry",
+                                 "The input does not fit the transform's settings."),
+    "ContentMalformed": ("Content", "DoNotRetry",
+                         "The input could not be decoded (empty, truncated or corrupt file)."),
+    "ContentUnsupported": ("Content", "DoNotRetry",
+                           "The input format or codec is not supported."),
+    "IdentityUnsupported": ("Account", "DoNotRetry",
+                            "The account identity could not be verified."),
+}
+DEFAULT_ERROR = "ServiceError"
+
+
+@dataclass
+class V3Transform:
+    name: str
+    created: float
+    description: str
+    preset: str  # a built-in Standard Encoder preset name
+    store: JobStore = field(default_factory=JobStore)
+
+
+def arm_datetime(us: int) -> str:
+    """UTC with Z, trailing zeros of the fraction stripped: 2021-07-12T10:34:29.691737Z."""
+    return light_datetime(us) + "Z"
+
+
+def _us(t: float) -> int:
+    return round(t * 1_000_000)
+
+
+def priority_name(priority: int) -> str:
+    return "Low" if priority < 0 else "High" if priority > 0 else "Normal"
+
+
+def _system_data(created_us: int, modified_us: int) -> dict[str, object]:
+    return {
+        "createdBy": CREATOR,
+        "createdByType": "User",
+        "createdAt": arm_datetime(created_us),
+        "lastModifiedBy": CREATOR,
+        "lastModifiedByType": "User",
+        "lastModifiedAt": arm_datetime(modified_us),
+    }
+
+
+def transform_resource(account_id: str, transform: V3Transform) -> dict[str, object]:
+    created = _us(transform.created)
+    properties: dict[str, object] = {"created": arm_datetime(created)}
+    if transform.description:
+        properties["description"] = transform.description
+    properties["lastModified"] = arm_datetime(created)
+    properties["outputs"] = [{
+        "onError": "StopProcessingJob",
+        "relativePriority": "Normal",
+        "preset": {
+            "@odata.type": "#Microsoft.Media.BuiltInStandardEncoderPreset",
+            "presetName": transform.preset,
+        },
+    }]
+    return {
+        "name": transform.name,
+        "id": f"{account_id}/transforms/{transform.name}",
+        "type": TRANSFORM_TYPE,
+        "properties": properties,
+        "systemData": _system_data(created, created),
+    }
+
+
+def transform_record(transform: V3Transform) -> Record:
+    created = _us(transform.created)
+    return {"name": transform.name, "properties/created": created,
+            "properties/lastModified": created}
+
+
+def job_record(view: JobView) -> Record:
+    return {
+        "name": view.job.id,
+        "properties/state": view.state.name,
+        "properties/created": view.created_us,
+        "properties/lastModified": view.last_modified_us,
+    }
+
+
+def _error(view: JobView) -> dict[str, object]:
+    job = view.job
+    code = job.error_code if job.error_code in ERRORS else DEFAULT_ERROR
+    category, retry, message = ERRORS[code]
+    return {
+        "code": code,
+        "message": message,
+        "category": job.error_category or category,
+        "retry": retry,
+        "details": [{"code": job.error_code or code, "message": message}],
+    }
+
+
+def _times(view: JobView, target: dict[str, object]) -> None:
+    if view.start_us is not None:
+        target["startTime"] = arm_datetime(view.start_us)
+    if view.end_us is not None:
+        target["endTime"] = arm_datetime(view.end_us)
+
+
+def _outputs(view: JobView) -> list[dict[str, object]]:
+    name, count = view.job.id, max(view.job.outputs, 1)
+    progress = int(view.progress)  # an integer percentage in v3
+    outputs = []
+    for index in range(count):
+        suffix = "" if count == 1 else f"-{index + 1}"
+        output: dict[str, object] = {
+            "@odata.type": "#Microsoft.Media.JobOutputAsset",
+            "state": view.state.name,
+            "progress": progress,
+            "label": f"output{index + 1}",
+        }
+        if view.state == JobState.Error:
+            output["error"] = _error(view)
+        _times(view, output)
+        output["assetName"] = f"{name}-OutputAsset{suffix}"
+        outputs.append(output)
+    return outputs
+
+
+def job_resource(account_id: str, transform: str, view: JobView) -> dict[str, object]:
+    job = view.job
+    properties: dict[str, object] = {"created": arm_datetime(view.created_us),
+                                     "state": view.state.name}
+    if job.name:
+        properties["description"] = job.name
+    properties["input"] = {
+        "@odata.type": "#Microsoft.Media.JobInputAsset",
+        "files": [],
+        "inputDefinitions": [],
+        "assetName": f"{job.id}-InputAsset",
+    }
+    properties["lastModified"] = arm_datetime(view.last_modified_us)
+    properties["outputs"] = _outputs(view)
+    properties["priority"] = priority_name(job.priority)
+    properties["correlationData"] = {}
+    _times(view, properties)
+    return {
+        "name": job.id,
+        "id": f"{account_id}/transforms/{transform}/jobs/{job.id}",
+        "type": JOB_TYPE,
+        "properties": properties,
+        "systemData": _system_data(view.created_us, view.last_modified_us),
+    }

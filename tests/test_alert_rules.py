@@ -1,0 +1,193 @@
+"""grafana/alerts/ams-jobs.rules.yaml: promtool check + unit tests, the SPEC §6 contract,
+the tunables a renderer substitutes, and the links to the runbook and dashboards."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.monitoring_helpers import (
+    DASHBOARD_DIR,
+    METRICS_DOC,
+    RULE_TESTS,
+    RULES,
+    RUNBOOK,
+    marked_lines,
+    render_rules,
+    require_binary,
+    threshold_defaults,
+)
+
+#: SPEC §6: alert -> severity
+SPEC_ALERTS = {
+    "AMSJobFailed": "critical",
+    "AMSJobStuckProcessing": "warning",
+    "AMSJobQueuedTooLong": "warning",
+    "AMSJobFailureRateHigh": "warning",
+    "AMSExporterRefreshFailing": "warning",
+    "AMSExporterDown": "critical",
+    "AMSApiThrottled": "warning",
+}
+ANNOTATIONS = {"summary", "description", "runbook_url", "dashboard_url"}
+
+
+def rules() -> list[dict]:
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    assert [group["name"] for group in groups] == ["ams-jobs"]
+    return groups[0]["rules"]
+
+
+def alerts() -> dict[str, dict]:
+    return {rule["alert"]: rule for rule in rules() if "alert" in rule}
+
+
+def promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([require_binary("promtool"), *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_promtool_check_rules_is_clean():
+    result = promtool("check", "rules", str(RULES))
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert f"SUCCESS: {len(rules())} rules found" in output
+    assert "WARNING" not in output.upper()
+
+
+def test_promtool_unit_tests_pass():
+    """Fires, does not fire, resolves and thresholds, per alert (see the test file)."""
+    result = promtool("test", "rules", str(RULE_TESTS))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_every_alert_of_the_spec_with_severity_and_annotations():
+    found = alerts()
+    assert set(found) == set(SPEC_ALERTS)
+    for name, rule in found.items():
+        assert rule["labels"]["severity"] == SPEC_ALERTS[name], name
+        assert set(rule["annotations"]) == ANNOTATIONS, name
+    # Per-job alerts name the account and the job; the others name the account (or,
+    # for AMSExporterDown, the scrape target).
+    for name in ("AMSJobFailed", "AMSJobStuckProcessing", "AMSJobQueuedTooLong"):
+        description = found[name]["annotations"]["description"]
+        for label in ("account", "job_name", "job_id"):
+            assert f"$labels.{label}" in description, (name, label)
+    for name in ("AMSJobFailureRateHigh", "AMSExporterRefreshFailing", "AMSApiThrottled"):
+        assert "$labels.account" in found[name]["annotations"]["description"], name
+    assert "$labels.instance" in found["AMSExporterDown"]["annotations"]["description"]
+
+
+def _runbook_anchors() -> set[str]:
+    """GitHub-style anchors of the runbook's headings."""
+    anchors = set()
+    for heading in re.findall(r"^#{1,6} (.+)$", RUNBOOK.read_text(), flags=re.MULTILINE):
+        anchor = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        anchors.add(anchor)
+    return anchors
+
+
+def test_runbook_urls_point_at_sections_of_docs_runbook():
+    anchors = _runbook_anchors()
+    for name, rule in alerts().items():
+        url = rule["annotations"]["runbook_url"]
+        path, _, anchor = url.partition("#")
+        assert path.endswith("/docs/runbook.md"), url
+        assert anchor == name.lower() and anchor in anchors, (name, url)
+    text = RUNBOOK.read_text()
+    for name in alerts():
+        section = text.split(f"## {name}\n", 1)[1].split("\n## ", 1)[0]
+        for part in ("What it means", "How to check", "What to do"):
+            assert f"**{part}**" in section, (name, part)
+
+
+def test_dashboard_urls_point_at_shipped_dashboards_and_their_variables():
+    import json
+    dashboards = {}
+    for path in DASHBOARD_DIR.glob("*.json"):
+        board = json.loads(path.read_text())
+        dashboards[board["uid"]] = {v["name"] for v in board["templating"]["list"]}
+    for name, rule in alerts().items():
+        url = rule["annotations"]["dashboard_url"]
+        match = re.match(r"https?://[^/]+/d/([\w-]+)/[\w-]+(?:\?(.*))?$", url)
+        assert match, (name, url)
+        uid, query = match.groups()
+        assert uid in dashboards, (name, uid)
+        for variable in re.findall(r"var-(\w+)=", query or ""):
+            assert variable in dashboards[uid], (name, variable)
+
+
+def test_tunables_are_listed_and_each_is_one_marked_literal():
+    text = RULES.read_text()
+    defaults = threshold_defaults(text)
+    marks = marked_lines(text)
+    assert set(defaults) == set(marks), "header table and `# threshold:` markers differ"
+    assert {"stuckProcessingSeconds", "queuedTooLongSeconds", "failureRatio",
+            "failureRateMinJobs", "failedKeepFiringFor", "exporterJob"} <= set(defaults)
+    for name, lines in marks.items():
+        for line in lines:
+            assert re.search(r"(?<![\w.])" + re.escape(defaults[name]) + r"(?![\w.])",
+                             line.split("#")[0]), (name, line)
+    # The SPEC defaults.
+    assert defaults["stuckProcessingSeconds"] == "7200"
+    assert defaults["queuedTooLongSeconds"] == "1800"
+    assert defaults["failureRatio"] == "0.1"
+
+
+def test_rendered_thresholds_load_and_change_what_fires(tmp_path):
+    """Substituting a threshold the way the Helm chart will gives a valid file whose
+    behaviour changes: the unit tests' 7260 s job is no longer 'stuck' at 7300 s."""
+    (tmp_path / "tests").mkdir()
+    rendered = render_rules(RULES.read_text(), {"stuckProcessingSeconds": "7300",
+                                                "exporterJob": "my-exporter"})
+    (tmp_path / RULES.name).write_text(rendered)
+    shutil.copy(RULE_TESTS, tmp_path / "tests" / RULE_TESTS.name)
+    assert '> 7300  # threshold: stuckProcessingSeconds' in rendered
+    assert rendered.count('up{job="my-exporter"}') == 2
+    assert promtool("check", "rules", str(tmp_path / RULES.name)).returncode == 0
+    result = promtool("test", "rules", str(tmp_path / "tests" / RULE_TESTS.name))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "AMSJobStuckProcessing" in output
+    assert "AMSExporterDown" in output  # the unit tests use the default job label
+
+
+def test_render_refuses_unknown_names():
+    with pytest.raises(KeyError):
+        render_rules(RULES.read_text(), {"noSuchThreshold": "1"})
+
+
+def test_amsjobfailed_pages_at_once_and_rides_out_restarts():
+    rule = alerts()["AMSJobFailed"]
+    assert "for" not in rule  # no delay: a failed job pages on the next evaluation
+    assert rule["keep_firing_for"] == threshold_defaults(RULES.read_text())[
+        "failedKeepFiringFor"]
+    # Keyed on the job, not on the scrape target.
+    assert re.search(r"max by \(account, transform, job_id, job_name\)", rule["expr"])
+
+
+def test_rules_ignore_the_exporters_job_and_instance_labels():
+    """Prometheus owns `job` and `instance`; only AMSExporterDown looks at its target."""
+    for rule in rules():
+        name = rule.get("alert") or rule["record"]
+        expr = re.sub(r"#.*", "", rule["expr"])
+        if name == "AMSExporterDown":
+            assert re.findall(r"\bup\{job=\"[^\"]+\"\}", expr)
+            continue
+        assert not re.search(r"\b(job|instance)\b", expr), name
+
+
+def test_metrics_used_by_the_rules_are_documented():
+    documented = set(re.findall(r"^\| `(ams_[a-z_]+)`", METRICS_DOC.read_text(),
+                                flags=re.MULTILINE))
+    recorded = {rule["record"] for rule in rules() if "record" in rule}
+    used = set()
+    for rule in rules():
+        expr = re.sub(r"#.*", "", rule["expr"])
+        used |= set(re.findall(r"\b(ams_[a-z_]+)\b", expr))
+    used -= {name.split(":")[1] for name in recorded}
+    assert used and used <= documented, used - documented
