@@ -20,6 +20,7 @@ from typing import Protocol
 
 from exporter.auth import AuthError
 from exporter.config import AccountConfig, Config
+from exporter.exposition import RenderedAccount, render_account
 from exporter.model import Job, Listing
 from exporter.states import JobState
 from exporter.transport import ApiError, ThrottledError
@@ -54,6 +55,14 @@ class JobSource(Protocol):
 
     def enrich(self, jobs: dict[JobKey, Job], previous: dict[JobKey, Job]) -> None:
         """Add details that need more requests (progress, error codes), in place."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The jobs of the last good refresh and their rendered series."""
+
+    jobs: dict[JobKey, Job]
+    rendered: RenderedAccount
 
 
 @dataclass
@@ -98,7 +107,7 @@ class AccountRefresher:
         self.clock = clock
         self.rng = rng or random.Random()
         self.status = AccountStatus()
-        self._jobs: dict[JobKey, Job] = {}
+        self.snapshot = Snapshot({}, render_account(account.name, []))
         self._watermark: float | None = None
         self._refresh_lock = threading.Lock()
 
@@ -110,9 +119,13 @@ class AccountRefresher:
     def transforms(self) -> tuple[str, ...]:
         return self.source.known_transforms
 
-    def jobs(self, now: float) -> list[Job]:
-        """The jobs to export now (retention is applied at scrape time too)."""
-        return [job for job in self._jobs.values() if self._retained(job, now)]
+    @property
+    def _jobs(self) -> dict[JobKey, Job]:
+        return self.snapshot.jobs
+
+    def jobs(self, now: float | None = None) -> list[Job]:
+        """The jobs exported now."""
+        return list(self.snapshot.jobs.values())
 
     def is_due(self) -> bool:
         return self.status.attempts == 0 or self.clock() >= self.status.next_attempt
@@ -144,6 +157,7 @@ class AccountRefresher:
         else:
             self._succeeded(jobs, started if full else None)
         finally:
+            self._drop_expired(self.clock())
             status = self.status
             status.attempts += 1
             status.last_attempt = self.clock()
@@ -213,7 +227,7 @@ class AccountRefresher:
             previous = self._jobs.get(key)
             if previous is None or previous.state != job.state:
                 status.transitions[(job.transform, job.state)] += 1
-        self._jobs = jobs
+        self._publish(jobs)
         if not status.up and status.attempts:
             log.info("account %s: refresh succeeded again (%d jobs)", self.name, len(jobs))
         status.up = True
@@ -243,6 +257,16 @@ class AccountRefresher:
         cap = min(MAX_BACKOFF_SECONDS, MAX_BACKOFF_INTERVALS * interval)
         backoff = min(cap, interval * 2 ** (failures - 1)) * self.rng.uniform(0.8, 1.2)
         return max(backoff, retry_after or 0.0)
+
+    def _publish(self, jobs: dict[JobKey, Job]) -> None:
+        """Swap in a new snapshot (one assignment, so scrapes see old or new, whole)."""
+        self.snapshot = Snapshot(jobs, render_account(self.name, list(jobs.values())))
+
+    def _drop_expired(self, now: float) -> None:
+        """Retention also runs when a refresh fails, so no series outlives it."""
+        jobs = self.snapshot.jobs
+        if any(not self._retained(job, now) for job in jobs.values()):
+            self._publish({k: j for k, j in jobs.items() if self._retained(j, now)})
 
     def _retained(self, job: Job, now: float) -> bool:
         if not job.state.is_final or job.end_time is None:

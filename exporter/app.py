@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import requests
-from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import Metric
 
 from exporter.account import AccountRefresher, JobSource
 from exporter.api_stats import ApiStats
 from exporter.auth import CredentialToken, NoToken, TokenFile, TokenProvider, scope_for
-from exporter.collector import AccountView, JobCollector
+from exporter.collector import AccountView, SummaryCollector
 from exporter.config import AccountConfig, Config
 from exporter.credentials import CredentialBuilder, CredentialFactory, failure_hint
+from exporter.exposition import gzip_member, per_job_members
 from exporter.ratelimit import RateLimiter
 from exporter.transport import Transport
 from exporter.v2_client import V2Client
@@ -56,6 +58,16 @@ def make_source(account: AccountConfig, config: Config, transport: Transport) ->
                     config.lookback)
 
 
+class _Families:
+    """Adapts already-built families to the `collect()` that encoders call."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self._families = list(families)
+
+    def collect(self) -> list[Metric]:
+        return self._families
+
+
 class Exporter:
     """The running exporter minus its HTTP server: accounts, registry, refreshes.
 
@@ -90,8 +102,7 @@ class Exporter:
             refresher = AccountRefresher(account, config, make_source(account, config, transport),
                                          clock)
             self.views.append(AccountView(refresher, stats))
-        self.registry = CollectorRegistry()
-        self.registry.register(JobCollector(self.views, clock))
+        self.summary = SummaryCollector(self.views, clock)
         self._pool = ThreadPoolExecutor(max_workers=max(2, len(self.views)),
                                         thread_name_prefix="refresh")
         self._inflight: dict[str, Future[None]] = {}
@@ -134,9 +145,24 @@ class Exporter:
     def ready(self) -> bool:
         return all(r.status.attempts > 0 for r in self.refreshers)
 
-    def exposition(self, accept: str = "") -> tuple[bytes, str]:
+    def exposition(self, accept: str = "", gzip_ok: bool = False) -> tuple[bytes, str, str | None]:
+        """(body, content type, content encoding) of a scrape, from one consistent
+        set of snapshots: the per-job families from the cached gzip members, the
+        summary families through prometheus_client's encoder (text or OpenMetrics)."""
+        now = self.clock()
+        snapshots = [view.refresher.snapshot for view in self.views]
         encoder, content_type = choose_encoder(accept)
-        return encoder(self.registry), content_type
+        summary = encoder(_Families(self.summary.families(snapshots, now)))
+        members = [*per_job_members([s.rendered for s in snapshots], now),
+                   gzip_member([summary.decode("utf-8")])]
+        body = b"".join(members)
+        if gzip_ok:
+            return body, content_type, "gzip"
+        return gzip.decompress(body), content_type, None
+
+    def text(self) -> str:
+        """The exposition in the text format (for `once` and tests)."""
+        return self.exposition()[0].decode("utf-8")
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

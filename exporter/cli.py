@@ -116,8 +116,7 @@ def _once(argv: list[str]) -> int:
     exporter = Exporter(config)
     try:
         exporter.refresh_due()
-        body, _ = exporter.exposition()
-        sys.stdout.write(body.decode("utf-8"))
+        sys.stdout.write(exporter.text())
     finally:
         exporter.close()
     return 0 if all(r.status.up for r in exporter.refreshers) else 1

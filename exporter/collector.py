@@ -7,6 +7,7 @@ move between refreshes.
 from __future__ import annotations
 
 import platform
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -18,12 +19,10 @@ from prometheus_client.core import (
 )
 
 from exporter import __version__
-from exporter.account import AccountRefresher
+from exporter.account import AccountRefresher, Snapshot
 from exporter.api_stats import ApiStats
-from exporter.model import Job
 from exporter.states import JobState
 
-JOB_LABELS = ["account", "transform", "job_id", "job_name"]
 QUEUE_STATES = (JobState.Queued, JobState.Scheduled, JobState.Processing)
 SKIP_REASONS = ("malformed", "limit")
 
@@ -36,22 +35,42 @@ class AccountView:
     api: ApiStats
 
 
-class JobCollector:
-    """A prometheus_client custom collector over the accounts' snapshots."""
+class SummaryCollector:
+    """Aggregates, health and build info: the small families, built per scrape with
+    prometheus_client (the per-job families come from exporter.exposition).
+
+    `collect` reads the accounts' current snapshots; `families` takes the snapshots
+    the caller already holds, so one scrape's per-job series and aggregates agree.
+    """
 
     def __init__(self, accounts: Sequence[AccountView], clock: Callable[[], float]) -> None:
         self.accounts = accounts
         self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
-        now = self.clock()
-        families = _JobFamilies()
-        for view in self.accounts:
-            jobs = view.refresher.jobs(now)
-            for job in jobs:
-                families.add_job(view.refresher.name, job, now)
-            families.add_aggregates(view.refresher.name, view.refresher.transforms, jobs, now)
-        yield from families.all()
+        snapshots = [view.refresher.snapshot for view in self.accounts]
+        return self.families(snapshots, self.clock())
+
+    def families(self, snapshots: Sequence[Snapshot], now: float) -> Iterator[Metric]:
+        count = GaugeMetricFamily("ams_jobs", "Number of exported jobs in each state.",
+                                  labels=["account", "transform", "state"])
+        oldest = GaugeMetricFamily("ams_job_oldest_age_seconds",
+                                   "Age of the oldest job in the state (0 when there is none).",
+                                   labels=["account", "transform", "state"])
+        for view, snapshot in zip(self.accounts, snapshots, strict=True):
+            refresher = view.refresher
+            jobs = list(snapshot.jobs.values())
+            for transform in sorted({*refresher.transforms, *(job.transform for job in jobs)}):
+                counts = Counter(job.state for job in jobs if job.transform == transform)
+                for state in JobState:
+                    count.add_metric([refresher.name, transform, state.name], counts[state])
+                for state in QUEUE_STATES:
+                    created = [job.created for job in jobs
+                               if job.transform == transform and job.state == state]
+                    age = max(0.0, now - min(created)) if created else 0.0
+                    oldest.add_metric([refresher.name, transform, state.name], age)
+        yield count
+        yield oldest
         yield from self._health()
         build = GaugeMetricFamily("ams_exporter_build_info",
                                   "Build information of the exporter; always 1.",
@@ -111,78 +130,3 @@ class JobCollector:
             latency.add_metric([name], buckets, total)
         yield from (up, stale, success, duration, transitions, skipped, requests, throttled,
                     latency)
-
-
-class _JobFamilies:
-    """The per-job and aggregate families of one scrape."""
-
-    def __init__(self) -> None:
-        gauge = GaugeMetricFamily
-        self.state = gauge("ams_job_state", "1 for the job's current state, 0 for the others.",
-                           labels=[*JOB_LABELS, "state"])
-        self.state_code = gauge("ams_job_state_code",
-                                "The job's state as its v2 number (0 Queued .. 6 Canceling).",
-                                labels=JOB_LABELS)
-        self.age = gauge("ams_job_age_seconds", "Seconds since the job was created.",
-                         labels=JOB_LABELS)
-        self.running = gauge("ams_job_running_duration_seconds",
-                             "Seconds the job has been running (frozen once final).",
-                             labels=JOB_LABELS)
-        self.progress = gauge("ams_job_progress_ratio", "Job progress from 0 to 1, when known.",
-                              labels=JOB_LABELS)
-        self.priority = gauge("ams_job_priority", "Job priority (v3: Low=0, Normal=1, High=2).",
-                              labels=JOB_LABELS)
-        self.created = gauge("ams_job_created_timestamp_seconds",
-                             "Unix time the job was created.", labels=JOB_LABELS)
-        self.started = gauge("ams_job_start_timestamp_seconds",
-                             "Unix time the job started processing.", labels=JOB_LABELS)
-        self.ended = gauge("ams_job_end_timestamp_seconds",
-                           "Unix time the job reached a final state.", labels=JOB_LABELS)
-        self.modified = gauge("ams_job_last_modified_timestamp_seconds",
-                              "Unix time the job was last modified.", labels=JOB_LABELS)
-        self.info = gauge("ams_job_info", "Static job metadata; always 1.",
-                          labels=[*JOB_LABELS, "template_id", "priority"])
-        self.errors = gauge("ams_job_error_info", "1 per distinct error code of a failed job.",
-                            labels=[*JOB_LABELS, "code", "category"])
-        self.count = gauge("ams_jobs", "Number of exported jobs in each state.",
-                           labels=["account", "transform", "state"])
-        self.oldest = gauge("ams_job_oldest_age_seconds",
-                            "Age of the oldest job in the state (0 when there is none).",
-                            labels=["account", "transform", "state"])
-
-    def add_job(self, account: str, job: Job, now: float) -> None:
-        labels = [account, job.transform, job.job_id, job.name]
-        for state in JobState:
-            self.state.add_metric([*labels, state.name], 1 if state == job.state else 0)
-        self.state_code.add_metric(labels, int(job.state))
-        self.age.add_metric(labels, job.age(now))
-        self.running.add_metric(labels, job.running_duration(now))
-        if job.progress is not None:
-            self.progress.add_metric(labels, job.progress)
-        self.priority.add_metric(labels, job.priority)
-        self.created.add_metric(labels, job.created)
-        if job.start_time is not None:
-            self.started.add_metric(labels, job.start_time)
-        if job.state.is_final and job.end_time is not None:
-            self.ended.add_metric(labels, job.end_time)
-        if job.last_modified is not None:
-            self.modified.add_metric(labels, job.last_modified)
-        self.info.add_metric([*labels, job.template_id, str(job.priority)], 1)
-        for error in job.errors:
-            self.errors.add_metric([*labels, error.code, error.category], 1)
-
-    def add_aggregates(self, account: str, known_transforms: tuple[str, ...], jobs: list[Job],
-                       now: float) -> None:
-        for transform in sorted({*known_transforms, *(job.transform for job in jobs)}):
-            mine = [job for job in jobs if job.transform == transform]
-            for state in JobState:
-                self.count.add_metric([account, transform, state.name],
-                                      sum(1 for job in mine if job.state == state))
-            for state in QUEUE_STATES:
-                ages = [job.age(now) for job in mine if job.state == state]
-                self.oldest.add_metric([account, transform, state.name], max(ages, default=0.0))
-
-    def all(self) -> tuple[Metric, ...]:
-        return (self.state, self.state_code, self.age, self.running, self.progress,
-                self.priority, self.created, self.started, self.ended, self.modified,
-                self.info, self.errors, self.count, self.oldest)

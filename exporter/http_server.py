@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import html
 import logging
 import socket
@@ -71,10 +70,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             pass
         exporter.refresh_due(timeout)
-        body, content_type = exporter.exposition(self.headers.get("Accept", ""))
-        encoding = None
-        if "gzip" in self.headers.get("Accept-Encoding", ""):
-            body, encoding = gzip.compress(body, compresslevel=5), "gzip"
+        gzip_ok = "gzip" in self.headers.get("Accept-Encoding", "")
+        body, content_type, encoding = exporter.exposition(self.headers.get("Accept", ""),
+                                                           gzip_ok)
         self._send(200, body, content_type, encoding)
 
     def _healthz(self) -> None:

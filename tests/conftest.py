@@ -68,8 +68,7 @@ def parse_exposition(text: str) -> Scrape:
 def scrape(exporter: Exporter) -> Scrape:
     """Refresh what is due, then parse the exposition (what /metrics does)."""
     exporter.refresh_due()
-    body, _ = exporter.exposition()
-    return parse_exposition(body.decode("utf-8"))
+    return parse_exposition(exporter.text())
 
 
 def v2_config(endpoint: str, extra_account: str = "", top: str = "",
