@@ -10,6 +10,7 @@ id, so a state change is never missed even where AMS does not move `LastModified
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import threading
@@ -57,12 +58,30 @@ class JobSource(Protocol):
         """Add details that need more requests (progress, error codes), in place."""
 
 
+_generations = itertools.count(1)
+
+
 @dataclass(frozen=True)
 class Snapshot:
-    """The jobs of the last good refresh and their rendered series."""
+    """The jobs of the last good refresh, their rendered series, and the per
+    (transform, state) numbers the aggregates need, all computed once."""
 
     jobs: dict[JobKey, Job]
     rendered: RenderedAccount
+    counts: Counter[tuple[str, JobState]]
+    oldest_created: dict[tuple[str, JobState], float]
+    generation: int = field(default_factory=lambda: next(_generations))
+
+    @classmethod
+    def of(cls, account: str, jobs: dict[JobKey, Job]) -> Snapshot:
+        counts: Counter[tuple[str, JobState]] = Counter()
+        oldest: dict[tuple[str, JobState], float] = {}
+        for job in jobs.values():
+            key = (job.transform, job.state)
+            counts[key] += 1
+            if job.created < oldest.get(key, float("inf")):
+                oldest[key] = job.created
+        return cls(jobs, render_account(account, list(jobs.values())), counts, oldest)
 
 
 @dataclass
@@ -107,7 +126,7 @@ class AccountRefresher:
         self.clock = clock
         self.rng = rng or random.Random()
         self.status = AccountStatus()
-        self.snapshot = Snapshot({}, render_account(account.name, []))
+        self.snapshot = Snapshot.of(account.name, {})
         self._watermark: float | None = None
         self._refresh_lock = threading.Lock()
 
@@ -260,7 +279,7 @@ class AccountRefresher:
 
     def _publish(self, jobs: dict[JobKey, Job]) -> None:
         """Swap in a new snapshot (one assignment, so scrapes see old or new, whole)."""
-        self.snapshot = Snapshot(jobs, render_account(self.name, list(jobs.values())))
+        self.snapshot = Snapshot.of(self.name, jobs)
 
     def _drop_expired(self, now: float) -> None:
         """Retention also runs when a refresh fails, so no series outlives it."""

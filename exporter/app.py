@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import threading
 import time
@@ -13,7 +14,7 @@ import requests
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 
-from exporter.account import AccountRefresher, JobSource
+from exporter.account import AccountRefresher, JobSource, Snapshot
 from exporter.api_stats import ApiStats
 from exporter.auth import CredentialToken, NoToken, TokenFile, TokenProvider, scope_for
 from exporter.collector import AccountView, SummaryCollector
@@ -106,6 +107,8 @@ class Exporter:
         self._pool = ThreadPoolExecutor(max_workers=max(2, len(self.views)),
                                         thread_name_prefix="refresh")
         self._inflight: dict[str, Future[None]] = {}
+        self._render_lock = threading.Lock()
+        self._rendered: tuple[tuple[tuple[int, ...], int], bytes] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -153,12 +156,21 @@ class Exporter:
         snapshots = [view.refresher.snapshot for view in self.views]
         encoder, content_type = choose_encoder(accept)
         summary = encoder(_Families(self.summary.families(snapshots, now)))
-        members = [*per_job_members([s.rendered for s in snapshots], now),
-                   gzip_member([summary.decode("utf-8")])]
-        body = b"".join(members)
+        body = self._per_job_body(snapshots, now) + gzip_member([summary.decode("utf-8")])
         if gzip_ok:
             return body, content_type, "gzip"
         return gzip.decompress(body), content_type, None
+
+    def _per_job_body(self, snapshots: list[Snapshot], now: float) -> bytes:
+        """The per-job members, rendered at most once per second of the clock for the
+        same snapshots: concurrent scrapes share one render (single flight), and an
+        age is never more than a second behind the scrape."""
+        key = (tuple(s.generation for s in snapshots), math.floor(now))
+        with self._render_lock:
+            if self._rendered is None or self._rendered[0] != key:
+                body = b"".join(per_job_members([s.rendered for s in snapshots], now))
+                self._rendered = (key, body)
+            return self._rendered[1]
 
     def text(self) -> str:
         """The exposition in the text format (for `once` and tests)."""

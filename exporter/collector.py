@@ -7,7 +7,6 @@ move between refreshes.
 from __future__ import annotations
 
 import platform
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -59,15 +58,14 @@ class SummaryCollector:
                                    labels=["account", "transform", "state"])
         for view, snapshot in zip(self.accounts, snapshots, strict=True):
             refresher = view.refresher
-            jobs = list(snapshot.jobs.values())
-            for transform in sorted({*refresher.transforms, *(job.transform for job in jobs)}):
-                counts = Counter(job.state for job in jobs if job.transform == transform)
+            seen = {transform for transform, _ in snapshot.counts}
+            for transform in sorted({*refresher.transforms, *seen}):
                 for state in JobState:
-                    count.add_metric([refresher.name, transform, state.name], counts[state])
+                    count.add_metric([refresher.name, transform, state.name],
+                                     snapshot.counts[(transform, state)])
                 for state in QUEUE_STATES:
-                    created = [job.created for job in jobs
-                               if job.transform == transform and job.state == state]
-                    age = max(0.0, now - min(created)) if created else 0.0
+                    created = snapshot.oldest_created.get((transform, state))
+                    age = 0.0 if created is None else max(0.0, now - created)
                     oldest.add_metric([refresher.name, transform, state.name], age)
         yield count
         yield oldest

@@ -201,7 +201,7 @@ def test_failures_back_off_exponentially(simulator, clock, make_exporter):
         scrape(exporter)
         if simulator.request_count(account="acct") > before:
             attempts_at.append(clock() - T0)
-    gaps = [b - a for a, b in zip(attempts_at, attempts_at[1:])]
+    gaps = [b - a for a, b in zip(attempts_at, attempts_at[1:], strict=False)]
     # 10 s, 20 s, 40 s, 80 s (the cap: 8 intervals), each within ±20 % jitter
     # plus one scrape step
     assert len(gaps) >= 4, gaps
