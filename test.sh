@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need on a fresh Debian machine, then runs them.
 #   ./test.sh [pytest args...]
-# Installs: Debian's prometheus (promtool) when missing (needs root or sudo), the
-# package with its test extras, then runs ruff and pytest.
+# Installs: Debian's prometheus (promtool, prometheus) and prometheus-alertmanager
+# when missing (needs root or sudo), the package with its test extras, then runs
+# ruff and pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,7 +14,18 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@"
 }
 
-command -v promtool >/dev/null || apt_install prometheus
+# Debian packages of the Prometheus tools the tests run: promtool and prometheus
+# (package prometheus), prometheus-alertmanager. Each binary is checked; one
+# apt-get run installs whatever is missing.
+missing=()
+for pair in promtool:prometheus prometheus:prometheus \
+            prometheus-alertmanager:prometheus-alertmanager; do
+  binary="${pair%%:*}" package="${pair#*:}"
+  command -v "$binary" >/dev/null || missing+=("$package")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  apt_install $(printf '%s\n' "${missing[@]}" | sort -u)
+fi
 
 python3 -m pip install --quiet --disable-pip-version-check ".[test]"
 python3 -m pytest "$@"

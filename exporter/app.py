@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import gzip
-import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import requests
@@ -22,6 +21,7 @@ from exporter.config import AccountConfig, Config
 from exporter.credentials import CredentialBuilder, CredentialFactory, failure_hint
 from exporter.exposition import gzip_member, per_job_members
 from exporter.ratelimit import RateLimiter
+from exporter.render_cache import RenderCache
 from exporter.transport import Transport
 from exporter.v2_client import V2Client
 from exporter.v2_source import V2Source
@@ -107,8 +107,7 @@ class Exporter:
         self._pool = ThreadPoolExecutor(max_workers=max(2, len(self.views)),
                                         thread_name_prefix="refresh")
         self._inflight: dict[str, Future[None]] = {}
-        self._render_lock = threading.Lock()
-        self._rendered: tuple[tuple[tuple[int, ...], int], bytes] | None = None
+        self._renders = RenderCache(self._render_per_job)
         self._lock = threading.Lock()
 
     @property
@@ -148,33 +147,32 @@ class Exporter:
     def ready(self) -> bool:
         return all(r.status.attempts > 0 for r in self.refreshers)
 
-    def exposition(self, accept: str = "", gzip_ok: bool = False) -> tuple[bytes, str, str | None]:
-        """(body, content type, content encoding) of a scrape, from one consistent
-        set of snapshots: the per-job families from the cached gzip members, the
-        summary families through prometheus_client's encoder (text or OpenMetrics)."""
+    def exposition(self, accept: str = "",
+                   gzip_ok: bool = False) -> tuple[list[bytes], str, str | None]:
+        """(body parts, content type, content encoding) of a scrape, from one
+        consistent set of snapshots: the per-job families from the cached gzip
+        members, the summary families through prometheus_client's encoder (text or
+        OpenMetrics). The parts are written one after the other, never joined, so a
+        scrape of a large account copies nothing."""
         now = self.clock()
         snapshots = [view.refresher.snapshot for view in self.views]
         encoder, content_type = choose_encoder(accept)
         summary = encoder(_Families(self.summary.families(snapshots, now)))
-        body = self._per_job_body(snapshots, now) + gzip_member([summary.decode("utf-8")])
+        parts = [self._per_job_body(snapshots, now), gzip_member([summary.decode("utf-8")])]
         if gzip_ok:
-            return body, content_type, "gzip"
-        return gzip.decompress(body), content_type, None
+            return parts, content_type, "gzip"
+        return [gzip.decompress(part) for part in parts], content_type, None
 
     def _per_job_body(self, snapshots: list[Snapshot], now: float) -> bytes:
-        """The per-job members, rendered at most once per second of the clock for the
-        same snapshots: concurrent scrapes share one render (single flight), and an
-        age is never more than a second behind the scrape."""
-        key = (tuple(s.generation for s in snapshots), math.floor(now))
-        with self._render_lock:
-            if self._rendered is None or self._rendered[0] != key:
-                body = b"".join(per_job_members([s.rendered for s in snapshots], now))
-                self._rendered = (key, body)
-            return self._rendered[1]
+        return self._renders.get(snapshots, tuple(s.generation for s in snapshots), now)
+
+    @staticmethod
+    def _render_per_job(snapshots: Sequence[Snapshot], now: float) -> bytes:
+        return b"".join(per_job_members([s.rendered for s in snapshots], now))
 
     def text(self) -> str:
         """The exposition in the text format (for `once` and tests)."""
-        return self.exposition()[0].decode("utf-8")
+        return b"".join(self.exposition()[0]).decode("utf-8")
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

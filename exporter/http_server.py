@@ -71,9 +71,9 @@ class _Handler(BaseHTTPRequestHandler):
             pass
         exporter.refresh_due(timeout)
         gzip_ok = "gzip" in self.headers.get("Accept-Encoding", "")
-        body, content_type, encoding = exporter.exposition(self.headers.get("Accept", ""),
-                                                           gzip_ok)
-        self._send(200, body, content_type, encoding)
+        parts, content_type, encoding = exporter.exposition(self.headers.get("Accept", ""),
+                                                            gzip_ok)
+        self._send(200, parts, content_type, encoding)
 
     def _healthz(self) -> None:
         self._send(200, b"ok\n", "text/plain; charset=utf-8")
@@ -87,16 +87,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _landing(self) -> None:
         self._send(200, landing_page(self.server.exporter).encode(), "text/html; charset=utf-8")
 
-    def _send(self, status: int, body: bytes, content_type: str,
+    def _send(self, status: int, body: bytes | list[bytes], content_type: str,
               encoding: str | None = None) -> None:
+        parts = [body] if isinstance(body, bytes) else body
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         if encoding:
             self.send_header("Content-Encoding", encoding)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(sum(len(part) for part in parts)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            for part in parts:
+                self.wfile.write(part)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         log.debug("%s %s", self.address_string(), format % args)

@@ -15,7 +15,7 @@ class ErrorInfo:
     category: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
     """One AMS job as the exporter sees it; all times are Unix seconds (UTC)."""
 

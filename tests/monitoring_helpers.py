@@ -38,6 +38,7 @@ DEBIAN_PACKAGES = {
     "promtool": "prometheus",
     "prometheus": "prometheus",
     "prometheus-alertmanager": "prometheus-alertmanager",
+    "amtool": "prometheus-alertmanager",
 }
 
 
@@ -144,12 +145,13 @@ def wait_for(condition, timeout: float, interval: float = 0.2, what: str = "cond
 class Service:
     """A subprocess with its output in a log file, stopped by terminate, then kill."""
 
-    def __init__(self, name: str, args: list[str], log_path: Path) -> None:
+    def __init__(self, name: str, args: list[str], log_path: Path,
+                 cwd: Path | None = None) -> None:
         self.name = name
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL)
+                                        stdin=subprocess.DEVNULL, cwd=cwd)
 
     def running(self) -> bool:
         return self.process.poll() is None
