@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import logging
 import random
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -29,6 +30,8 @@ from exporter.transport import ApiError, ThrottledError
 log = logging.getLogger(__name__)
 
 JobKey = tuple[str, str]
+#: Request ids (uuids, possibly cut short) and times, which differ between failures.
+_VARYING = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F-]+|\d{4}-\d{2}-\d{2}[ T][\d:.]+Z?")
 #: Incremental syncs ask for changes since the newest LastModified seen, minus this,
 #: so jobs committed slightly out of order on the server are not missed.
 INCREMENTAL_OVERLAP_SECONDS = 60.0
@@ -258,7 +261,7 @@ class AccountRefresher:
 
     def _failed(self, reason: str) -> None:
         status = self.status
-        if status.up or status.last_error != reason:
+        if status.up or _same_cause(status.last_error) != _same_cause(reason):
             kept = (f"; still exporting {len(self._jobs)} jobs from the last good refresh"
                     if self._jobs else "")
             log.warning("account %s: refresh failed: %s%s", self.name, reason, kept)
@@ -293,3 +296,8 @@ class AccountRefresher:
         retention = self.config.retention
         keep = retention.failed if job.state == JobState.Error else retention.finished
         return now - job.end_time <= keep
+
+
+def _same_cause(reason: str) -> str:
+    """A failure reason without request ids and times: the same cause logs once."""
+    return _VARYING.sub("…", reason)

@@ -33,6 +33,9 @@ def setup_logging(level: str, fmt: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(LEVELS[level])
-    # azure-identity and urllib3 are chatty at INFO; their warnings still come through.
+    # azure-identity and urllib3 are chatty at INFO; their warnings still come through,
+    # except azure-identity's own sign-in failure warning: the exporter logs one line
+    # per account for it, naming the account and the method.
     for noisy in ("azure", "urllib3", "msal"):
         logging.getLogger(noisy).setLevel(max(LEVELS[level], logging.WARNING))
+    logging.getLogger("azure.identity").setLevel(max(LEVELS[level], logging.ERROR))
