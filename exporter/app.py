@@ -7,7 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 
 import requests
 from prometheus_client.exposition import choose_encoder
@@ -16,7 +16,7 @@ from prometheus_client.metrics_core import Metric
 from exporter.account import AccountRefresher, JobSource, Snapshot
 from exporter.api_stats import ApiStats
 from exporter.auth import CredentialToken, NoToken, TokenFile, TokenProvider, scope_for
-from exporter.collector import AccountView, SummaryCollector
+from exporter.collector import AccountView, ReloadStatus, SummaryCollector
 from exporter.config import AccountConfig, Config
 from exporter.credentials import CredentialBuilder, CredentialFactory, failure_hint
 from exporter.exposition import gzip_member, per_job_members
@@ -59,6 +59,24 @@ def make_source(account: AccountConfig, config: Config, transport: Transport) ->
                     config.lookback)
 
 
+def _in_daemon_thread(work: Callable[[], None], name: str) -> Future[None]:
+    """Run `work` in a daemon thread. Refreshes are single-flight per account, so
+    there is at most one per account; being daemons, a refresh stuck on a slow API
+    never holds up the process when it is told to stop (a thread pool's workers
+    would be joined at exit)."""
+    future: Future[None] = Future()
+
+    def run() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(work())
+            except BaseException as exc:  # handed to whoever waits on the future
+                future.set_exception(exc)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
+
+
 class _Families:
     """Adapts already-built families to the `collect()` that encoders call."""
 
@@ -84,13 +102,24 @@ class Exporter:
         session_factory: Callable[[], requests.Session] = requests.Session,
         credential_factory: CredentialFactory | None = None,
         environ: Mapping[str, str] | None = None,
+        reuse: Mapping[str, AccountView] | None = None,
+        reload_status: ReloadStatus | None = None,
     ) -> None:
         environ = os.environ if environ is None else environ
         credential_factory = credential_factory or CredentialBuilder(environ)
+        self._session_factory = session_factory
+        self._credential_factory = credential_factory
+        self._environ = environ
         self.config = config
         self.clock = clock
         self.views: list[AccountView] = []
+        self.reload_status = reload_status or ReloadStatus()
         for account in config.accounts:
+            kept = (reuse or {}).get(account.name)
+            if kept is not None and kept.refresher.account == account:
+                kept.refresher.config = config  # new retention/refresh settings apply
+                self.views.append(kept)
+                continue
             stats = ApiStats()
             transport = Transport(
                 session_factory(),
@@ -103,12 +132,19 @@ class Exporter:
             refresher = AccountRefresher(account, config, make_source(account, config, transport),
                                          clock)
             self.views.append(AccountView(refresher, stats))
-        self.summary = SummaryCollector(self.views, clock)
-        self._pool = ThreadPoolExecutor(max_workers=max(2, len(self.views)),
-                                        thread_name_prefix="refresh")
+        self.summary = SummaryCollector(self.views, clock, self.reload_status)
         self._inflight: dict[str, Future[None]] = {}
         self._renders = RenderCache(self._render_per_job)
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
+
+    def reconfigured(self, config: Config) -> Exporter:
+        """An exporter for a new configuration that keeps the snapshots, counters and
+        credentials of every account whose settings did not change."""
+        return Exporter(config, clock=self.clock, session_factory=self._session_factory,
+                        credential_factory=self._credential_factory, environ=self._environ,
+                        reuse={v.refresher.name: v for v in self.views},
+                        reload_status=self.reload_status)
 
     @property
     def refreshers(self) -> list[AccountRefresher]:
@@ -125,8 +161,15 @@ class Exporter:
         if not pending:
             return True
         limit = self.config.refresh.timeout if timeout is None else timeout
-        _, not_done = wait(pending, timeout=max(0.0, limit))
-        return not not_done
+        deadline = time.monotonic() + max(0.0, limit)
+        # Wait in slices, so a shutdown releases waiting scrapes at once (they then
+        # answer from the snapshot).
+        while not self._stopping.is_set():
+            left = deadline - time.monotonic()
+            _, not_done = wait(pending, timeout=max(0.0, min(left, 0.1)))
+            if not not_done or left <= 0:
+                return not not_done
+        return False
 
     def _refresh_future(self, refresher: AccountRefresher) -> Future[None] | None:
         with self._lock:
@@ -135,7 +178,7 @@ class Exporter:
                 return running  # single flight: join the refresh in progress
             if not refresher.is_due():
                 return None
-            future = self._pool.submit(refresher.ensure_fresh)
+            future = _in_daemon_thread(refresher.ensure_fresh, f"refresh-{refresher.name}")
             self._inflight[refresher.name] = future
             return future
 
@@ -174,5 +217,9 @@ class Exporter:
         """The exposition in the text format (for `once` and tests)."""
         return b"".join(self.exposition()[0]).decode("utf-8")
 
+    def begin_stop(self) -> None:
+        """Release scrapes waiting for refreshes; running refreshes are abandoned."""
+        self._stopping.set()
+
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.begin_stop()

@@ -55,6 +55,10 @@ def _serve_parser() -> argparse.ArgumentParser:
                         default=_env("web.listen-address", DEFAULT_LISTEN),
                         help="address to serve on (default :10046; env "
                              "AMS_EXPORTER_WEB_LISTEN_ADDRESS)")
+    parser.add_argument("--web.config.file", dest="web_config_file",
+                        default=_env("web.config.file"),
+                        help="exporter-toolkit web config: TLS and basic auth, re-read when "
+                             "it changes (env AMS_EXPORTER_WEB_CONFIG_FILE)")
     parser.add_argument("--demo", action="store_true",
                         default=_env("demo", "") in ("1", "true", "yes"),
                         help="run the built-in AMS simulator and the exporter against it "
@@ -123,7 +127,6 @@ def _once(argv: list[str]) -> int:
 
 
 def _serve(argv: list[str]) -> int:
-    from exporter.app import Exporter
     from exporter.http_server import MetricsServer, parse_listen_address
 
     parser = _serve_parser()
@@ -134,9 +137,19 @@ def _serve(argv: list[str]) -> int:
     except ValueError as exc:
         print(f"error: web.listen-address: {exc}", file=sys.stderr)
         return 2
+    web_config = None
+    if args.web_config_file:
+        from exporter.web_config import WebConfigFile
+
+        try:
+            web_config = WebConfigFile(args.web_config_file)
+        except ConfigError as error:
+            return _fail_config(error)
     if args.demo:
         from exporter.demo import run_demo
 
+        if web_config is not None:  # needs run_demo(..., web_config=...) in exporter/demo.py
+            return run_demo(host, port, wait_for_stop, web_config=web_config)
         return run_demo(host, port, wait_for_stop)
     if not args.config_file:
         parser.error("--config.file is required (or use --demo)")
@@ -144,19 +157,21 @@ def _serve(argv: list[str]) -> int:
         config = load_config(args.config_file)
     except ConfigError as error:
         return _fail_config(error)
-    exporter = Exporter(config)
+    from exporter.service import Service
+
     try:
-        server = MetricsServer(exporter, host, port).start()
+        service = Service(args.config_file, config,
+                          lambda exporter: MetricsServer(exporter, host, port, web_config))
     except OSError as exc:
         print(f"error: web.listen-address: cannot listen on {args.listen_address}: "
               f"{exc.strerror}", file=sys.stderr)
         return 2
-    exporter.start_background_refresh()
+    service.install_signal_handlers()
+    service.start()
     log.info("ams-job-exporter %s serving %d account(s) on %s/metrics",
-             __version__, len(config.accounts), server.url)
-    wait_for_stop()
-    server.stop()
-    exporter.close()
+             __version__, len(config.accounts), service.server.url)
+    service.run()
+    log.info("stopped")
     return 0
 
 

@@ -7,8 +7,9 @@ move between refreshes.
 from __future__ import annotations
 
 import platform
+import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -34,6 +35,14 @@ class AccountView:
     api: ApiStats
 
 
+@dataclass
+class ReloadStatus:
+    """Outcome of the last configuration reload, for ams_config_last_reload_*."""
+
+    successful: bool = True
+    last_success: float = field(default_factory=time.time)
+
+
 class SummaryCollector:
     """Aggregates, health and build info: the small families, built per scrape with
     prometheus_client (the per-job families come from exporter.exposition).
@@ -42,9 +51,11 @@ class SummaryCollector:
     the caller already holds, so one scrape's per-job series and aggregates agree.
     """
 
-    def __init__(self, accounts: Sequence[AccountView], clock: Callable[[], float]) -> None:
+    def __init__(self, accounts: Sequence[AccountView], clock: Callable[[], float],
+                 reload_status: ReloadStatus | None = None) -> None:
         self.accounts = accounts
         self.clock = clock
+        self.reload_status = reload_status
 
     def collect(self) -> Iterator[Metric]:
         snapshots = [view.refresher.snapshot for view in self.accounts]
@@ -75,6 +86,15 @@ class SummaryCollector:
                                   labels=["version", "python_version"])
         build.add_metric([__version__, platform.python_version()], 1)
         yield build
+        if self.reload_status is not None:
+            reloaded = GaugeMetricFamily("ams_config_last_reload_successful",
+                                         "1 when the last configuration reload succeeded.")
+            reloaded.add_metric([], 1 if self.reload_status.successful else 0)
+            yield reloaded
+            when = GaugeMetricFamily("ams_config_last_reload_success_timestamp_seconds",
+                                     "Unix time of the last successful configuration load.")
+            when.add_metric([], self.reload_status.last_success)
+            yield when
 
     def _health(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("ams_up", "1 when the account's last refresh succeeded.",

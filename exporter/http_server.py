@@ -6,11 +6,13 @@ import html
 import logging
 import socket
 import threading
+import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from exporter import __version__
 from exporter.app import Exporter
+from exporter.web_config import WebConfigFile, send_unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +33,25 @@ def parse_listen_address(address: str) -> tuple[str, int]:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], exporter: Exporter) -> None:
+    def __init__(self, address: tuple[str, int], exporter: Exporter,
+                 web_config: WebConfigFile | None = None) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.exporter = exporter
+        self.web_config = web_config
+        self.in_flight = 0
+        self.in_flight_changed = threading.Condition()
         super().__init__(address, _Handler)
+
+    # --- web config (--web.config.file): TLS handshake in the connection's thread ---
+    def finish_request(self, request: socket.socket, client_address: tuple[str, int]) -> None:
+        if self.web_config is None:
+            super().finish_request(request, client_address)
+            return
+        with self.web_config.connection(request, client_address) as connection:
+            if connection is not None:
+                super().finish_request(connection, client_address)
+    # --- end web config ---
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -45,17 +61,30 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 (http.server naming)
         path = self.path.split("?", 1)[0]
+        # --- web config: basic auth before routing ---
+        web_config = self.server.web_config
+        if web_config is not None and not web_config.authorized(
+                path, self.headers.get("Authorization")):
+            send_unauthorized(self)
+            return
+        # --- end web config ---
         routes = {"/metrics": self._metrics, "/healthz": self._healthz,
                   "/readyz": self._readyz, "/": self._landing}
         route = routes.get(path)
         if route is None:
             self._send(404, b"not found\n", "text/plain; charset=utf-8")
             return
+        with self.server.in_flight_changed:
+            self.server.in_flight += 1
         try:
             route()
         except Exception:  # a scrape must never take the server down
             log.exception("error while serving %s", path)
             self._send(500, b"internal error\n", "text/plain; charset=utf-8")
+        finally:
+            with self.server.in_flight_changed:
+                self.server.in_flight -= 1
+                self.server.in_flight_changed.notify_all()
 
     def do_HEAD(self) -> None:  # noqa: N802
         self.do_GET()
@@ -99,6 +128,14 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             for part in parts:
                 self.wfile.write(part)
+
+    def end_headers(self) -> None:
+        # --- web config: http_server_config.headers on every response ---
+        if self.server.web_config is not None:
+            for name, value in self.server.web_config.headers():
+                self.send_header(name, value)
+        # --- end web config ---
+        super().end_headers()
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         log.debug("%s %s", self.address_string(), format % args)
@@ -146,8 +183,9 @@ def _when(timestamp: float | None) -> str:
 class MetricsServer:
     """Serves an exporter on host:port in a background thread."""
 
-    def __init__(self, exporter: Exporter, host: str, port: int) -> None:
-        self._server = _Server((host, port), exporter)
+    def __init__(self, exporter: Exporter, host: str, port: int,
+                 web_config: WebConfigFile | None = None) -> None:
+        self._server = _Server((host, port), exporter, web_config)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="http", daemon=True)
 
@@ -159,12 +197,25 @@ class MetricsServer:
     def url(self) -> str:
         host = self._server.server_address[0]
         shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
-        return f"http://{shown}:{self.port}"
+        web_config = self._server.web_config
+        scheme = "https" if web_config is not None and web_config.tls_enabled else "http"
+        return f"{scheme}://{shown}:{self.port}"
 
     def start(self) -> MetricsServer:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def set_exporter(self, exporter: Exporter) -> None:
+        """Serve a reconfigured exporter from the next request on."""
+        self._server.exporter = exporter
+
+    def stop(self, grace: float = 4.0) -> None:
+        """Stop accepting, let requests in progress finish (at most `grace` seconds;
+        scrapes waiting for a refresh are released by Exporter.begin_stop), close."""
         self._server.shutdown()
+        self._server.exporter.begin_stop()
+        deadline = time.monotonic() + grace
+        with self._server.in_flight_changed:
+            while self._server.in_flight and time.monotonic() < deadline:
+                self._server.in_flight_changed.wait(max(0.0, deadline - time.monotonic()))
         self._server.server_close()
