@@ -11,7 +11,6 @@ import calendar
 import re
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from fractions import Fraction
 
 _ISO_RE = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,7}))?)?"
@@ -51,8 +50,9 @@ def parse_datetime(value: object) -> float | None:
     """Parse a v2 datetime in either JSON flavour into Unix seconds.
 
     JSON light sends `2015-02-11T01:46:16.58` (UTC, no `Z`, 0-7 fractional digits);
-    verbose JSON sends `/Date(1423619176580)/`. Both go through exact fractions, so
-    the same instant gives the same float whichever format carried it.
+    verbose JSON sends `/Date(1423619176580)/`. Both are computed exactly (integer
+    division is correctly rounded), so the same instant gives the same float
+    whichever format carried it.
     """
     if value is None:
         return None
@@ -60,7 +60,7 @@ def parse_datetime(value: object) -> float | None:
         raise DateFormatError(f"datetime must be a string, not {type(value).__name__}")
     match = _MS_DATE_RE.match(value)
     if match:
-        return float(Fraction(int(match.group(1)), 1000))
+        return int(match.group(1)) / 1000  # int / int is correctly rounded
     match = _ISO_RE.match(value)
     if not match:
         raise DateFormatError(f"unrecognized datetime {value[:40]!r}")
@@ -76,5 +76,6 @@ def parse_datetime(value: object) -> float | None:
     if zone and zone != "Z":
         sign = 1 if zone[0] == "+" else -1
         whole -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    fraction = Fraction(int(digits), 10 ** len(digits)) if digits else Fraction(0)
-    return float(whole + fraction)
+    # Exact: ticks of 100 ns over 10**7, and int / int is correctly rounded, so the
+    # same instant gives the same float as the millisecond form above.
+    return (whole * 10**7 + int(digits.ljust(7, "0") or 0)) / 10**7

@@ -592,7 +592,7 @@ def test_stop_closes_kept_alive_connections(mclock: ManualClock) -> None:
 # ------------------------------------------------------------------ command-line hook
 
 
-def test_cli_arguments_and_v3_refusal(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_arguments_and_v3(capsys: pytest.CaptureFixture[str]) -> None:
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
     defaults = parser.parse_args([])
@@ -606,5 +606,6 @@ def test_cli_arguments_and_v3_refusal(capsys: pytest.CaptureFixture[str]) -> Non
         parser.parse_args(["--listen", "8081"])
     with pytest.raises(SystemExit):
         parser.parse_args(["--error-rate", "2"])
-    assert cli.run(parser.parse_args(["--api", "v3"])) == 2
-    assert "v3 not available yet" in capsys.readouterr().out
+    assert cli.run(parser.parse_args(["--listen", "127.0.0.1:0", "--api", "v3", "--jobs", "5"]),
+                   wait=lambda: None) == 0
+    assert "ARM endpoint: http://127.0.0.1:" in capsys.readouterr().out

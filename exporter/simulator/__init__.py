@@ -1,11 +1,12 @@
-"""AMS simulator: a real HTTP server playing Azure Media Services for tests and demos.
+"""AMS simulator: a real HTTP(S) server playing Azure Media Services for tests and demos.
 
-Only the v2 (OData) API exists so far; see Simulator for the interface.
+It serves the v2 (OData) API, the v3 API through Azure Resource Manager, and an Azure AD
+token endpoint; see Simulator for the interface.
 """
 
 from exporter.simulator.clock import ManualClock, SystemClock
 from exporter.simulator.jobs import SimJob
 from exporter.simulator.request_log import SimRequest
-from exporter.simulator.simulator import Simulator
+from exporter.simulator.simulator import ArmAccount, Simulator
 
-__all__ = ["ManualClock", "SimJob", "SimRequest", "Simulator", "SystemClock"]
+__all__ = ["ArmAccount", "ManualClock", "SimJob", "SimRequest", "Simulator", "SystemClock"]

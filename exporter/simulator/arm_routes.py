@@ -43,7 +43,7 @@ def parse_arm_path(path: str) -> ArmPath | None:
     subscription = parts[1]
     names = parts[2:8]
     fixed_ok = len(names) == len(_PROVIDER) and all(
-        want is None or got.lower() == want for got, want in zip(names, _PROVIDER)
+        want is None or got.lower() == want for got, want in zip(names, _PROVIDER, strict=True)
     )
     if not fixed_ok or any(not p for p in parts[1:]):
         group = parts[3] if len(parts) > 3 and parts[2].lower() == "resourcegroups" else None

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import threading
 import time
+from collections.abc import Callable
 
 from exporter.simulator.simulator import Simulator
 
 DEFAULT_LISTEN = "127.0.0.1:10047"
+DEFAULT_TENANT = "simulator-tenant"
 HISTORY_SECONDS = 48 * 3600
+_TRANSFORM_NAMES = ("encode-720p", "encode-1080p", "thumbnails", "audio-only",
+                    "adaptive-streaming")
+_AMS_ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
 
 
 def _listen(value: str) -> tuple[str, int]:
@@ -34,33 +40,127 @@ def _rate(value: str) -> float:
     return rate
 
 
+def _transform_count(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 100:
+        raise argparse.ArgumentTypeError(f"between 1 and 100 transforms, got {value!r}")
+    return int(value)
+
+
+def transform_names(count: int) -> tuple[str, ...]:
+    """encode-720p, encode-1080p, ... then transform-6, transform-7, ..."""
+    extra = (f"transform-{i + 1}" for i in range(len(_TRANSFORM_NAMES), count))
+    return (*_TRANSFORM_NAMES[:count], *extra)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", type=_listen, default=DEFAULT_LISTEN, metavar="HOST:PORT",
                         help=f"address to serve on (default {DEFAULT_LISTEN})")
-    parser.add_argument("--api", choices=("v2", "v3"), default="v2",
-                        help="API to simulate (only v2 exists so far)")
+    parser.add_argument("--api", choices=("v2", "v3", "both"), default="v2",
+                        help="API to simulate: v2 (OData), v3 (ARM) or both (default v2)")
+    parser.add_argument("--tls", action="store_true",
+                        help="serve HTTPS with a certificate made at start-up (needed by "
+                             "Azure AD clients and the azure-mgmt-media SDK)")
+    parser.add_argument("--transforms", type=_transform_count, default=1, metavar="N",
+                        help="transforms per v3 account (default 1)")
+    parser.add_argument("--arm-rate-limit", action="store_true",
+                        help="throttle v3 reads like ARM: 250 per subscription, 25/s refill")
     parser.add_argument("--jobs", type=int, default=200, metavar="N",
                         help="jobs to generate per account over the last 48 h (default 200)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--accounts", type=_accounts, default=["demo"], metavar="A,B",
-                        help="comma-separated account names (default demo)")
+                        help="comma-separated account names (default demo); v3 names are "
+                             "3-24 lower-case letters and digits")
     parser.add_argument("--lively", action="store_true",
                         help="keep creating short-lived jobs so metrics move")
     parser.add_argument("--no-auth", action="store_true",
                         help="do not require an Authorization: Bearer header")
+    aad = parser.add_argument_group("Azure AD (token endpoint on the same server)")
+    aad.add_argument("--tenant", default=DEFAULT_TENANT,
+                     help=f"tenant of the demo client (default {DEFAULT_TENANT})")
+    aad.add_argument("--client-id", default=None, help="register a demo client with this id")
+    aad.add_argument("--client-secret", default=None, help="the demo client's secret")
+    aad.add_argument("--require-issued-tokens", action="store_true",
+                     help="accept only unexpired tokens issued by this simulator")
     faults = parser.add_argument_group("fault injection")
     faults.add_argument("--error-rate", type=_rate, default=0.0,
                         help="share of requests answered 500")
     faults.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
                         help="delay before every answer")
     faults.add_argument("--throttle-rate", type=_rate, default=0.0,
-                        help="share of requests answered 503 Server is busy")
+                        help="share of requests throttled (v2: 503 Server is busy, v3: 429)")
     faults.add_argument("--retry-after", type=float, default=None, metavar="SECONDS",
                         help="Retry-After sent with throttling answers")
     faults.add_argument("--malformed-rate", type=_rate, default=0.0,
                         help="share of requests answered with truncated JSON")
     faults.add_argument("--reset-rate", type=_rate, default=0.0,
                         help="share of connections dropped without an answer")
+
+
+def v3_account_key(name: str, api: str) -> str:
+    """With --api both the v3 account is "<name>-v3" in the simulator (same ARM name)."""
+    return f"{name}-v3" if api == "both" else name
+
+
+def build(args: argparse.Namespace) -> Simulator:
+    """The simulator the arguments describe, not started yet; ValueError for bad ones."""
+    if (args.client_id is None) != (args.client_secret is None):
+        raise ValueError("--client-id and --client-secret go together")
+    sim = Simulator(seed=args.seed, require_auth=not args.no_auth)
+    sim.require_issued_tokens = args.require_issued_tokens
+    if args.arm_rate_limit:
+        sim.set_arm_rate_limit()
+    now = time.time()
+    for account in args.accounts:
+        if args.api in ("v2", "both"):
+            sim.add_v2_account(account)
+            sim.generate_jobs(account, n=args.jobs, start=now - HISTORY_SECONDS, end=now)
+        if args.api in ("v3", "both"):
+            if _AMS_ACCOUNT.fullmatch(account) is None:
+                raise ValueError(f"v3 account names are 3-24 lower-case letters and digits: "
+                                 f"{account!r}")
+            key = v3_account_key(account, args.api)
+            sim.add_v3_account(key, account_name=account,
+                               transforms=transform_names(args.transforms))
+            sim.generate_jobs(key, n=args.jobs, start=now - HISTORY_SECONDS, end=now)
+    if args.client_id is not None:
+        sim.add_client(args.tenant, args.client_id, args.client_secret)
+    sim.set_faults(
+        error_rate=args.error_rate,
+        latency=args.latency,
+        throttle_rate=args.throttle_rate,
+        retry_after=args.retry_after,
+        malformed_rate=args.malformed_rate,
+        reset_rate=args.reset_rate,
+    )
+    return sim
+
+
+def describe(sim: Simulator, args: argparse.Namespace) -> list[str]:
+    """What a user needs to point a client at the running simulator (never the secret)."""
+    apis = {"v2": "v2", "v3": "v3", "both": "v2+v3"}[args.api]
+    lines = [f"AMS {apis} simulator on {sim.url} (seed {args.seed})"]
+    if args.api in ("v2", "both"):
+        lines.append(f"  legacy endpoint: {sim.legacy_endpoint} (301 to {args.accounts[0]})")
+        lines += [f"  account {a}: {sim.v2_endpoint(a)}" for a in args.accounts]
+    if args.api in ("v3", "both"):
+        lines.append(f"  ARM endpoint: {sim.arm_endpoint} (api-version 2022-07-01)")
+        for account in args.accounts:
+            key = v3_account_key(account, args.api)
+            arm = sim.arm_account(key)
+            lines.append(f"  v3 account {key}: subscription {arm.subscription_id}, "
+                         f"resource group {arm.resource_group}, account {arm.account_name}, "
+                         f"transforms {', '.join(sim.transforms(key))}")
+        if not args.tls:
+            lines.append("  note: without --tls, Azure SDK clients will not send bearer tokens")
+    lines.append(f"  AAD authority: {sim.aad_authority}" + (
+        "" if args.tls else " (MSAL needs https: add --tls)"))
+    if args.client_id is not None:
+        lines.append(f"  AAD client: tenant {args.tenant}, client id {args.client_id} "
+                     "(secret as given)")
+    if sim.ca_cert_path is not None:
+        lines.append(f"  CA certificate: {sim.ca_cert_path} "
+                     f"(trust it, e.g. REQUESTS_CA_BUNDLE={sim.ca_cert_path})")
+    return lines
 
 
 def _wait_for_signal() -> None:
@@ -71,31 +171,21 @@ def _wait_for_signal() -> None:
         pass
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.api != "v2":
-        print("v3 not available yet")
-        return 2
+def run(args: argparse.Namespace, wait: Callable[[], None] = _wait_for_signal) -> int:
     host, port = args.listen
-    sim = Simulator(seed=args.seed, require_auth=not args.no_auth)
-    now = time.time()
-    for account in args.accounts:
-        sim.add_v2_account(account)
-        sim.generate_jobs(account, n=args.jobs, start=now - HISTORY_SECONDS, end=now)
-    sim.set_faults(
-        error_rate=args.error_rate,
-        latency=args.latency,
-        throttle_rate=args.throttle_rate,
-        retry_after=args.retry_after,
-        malformed_rate=args.malformed_rate,
-        reset_rate=args.reset_rate,
-    )
-    with sim.start(host, port):
+    try:
+        sim = build(args)
+    except ValueError as exc:
+        print(f"error: {exc}", flush=True)
+        return 2
+    with sim.start(host, port, tls=args.tls):
         if args.lively:
             for account in args.accounts:
-                sim.start_lively(account)
-        print(f"AMS v2 simulator on {sim.url} (seed {args.seed})", flush=True)
-        print(f"  legacy endpoint: {sim.legacy_endpoint} (301 to {args.accounts[0]})", flush=True)
-        for account in args.accounts:
-            print(f"  account {account}: {sim.v2_endpoint(account)}", flush=True)
-        _wait_for_signal()
+                if args.api in ("v2", "both"):
+                    sim.start_lively(account)
+                if args.api in ("v3", "both"):
+                    sim.start_lively(v3_account_key(account, args.api))
+        for line in describe(sim, args):
+            print(line, flush=True)
+        wait()
     return 0

@@ -12,8 +12,8 @@ class FaultSettings:
     error_rate: float = 0.0  # share of requests answered with error_status
     error_status: int = 500
     latency: float = 0.0  # seconds to wait before answering
-    throttle_rate: float = 0.0  # share answered 503 "Server is busy"
-    retry_after: float | None = None  # Retry-After seconds sent with the 503, if set
+    throttle_rate: float = 0.0  # share throttled: v2 503 "Server is busy", v3 429
+    retry_after: float | None = None  # Retry-After seconds (v2: only if set; v3: default 1)
     malformed_rate: float = 0.0  # share answered 200 with a truncated body
     reset_rate: float = 0.0  # share whose connection is dropped without an answer
 

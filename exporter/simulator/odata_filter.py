@@ -414,6 +414,7 @@ class _Parser:
         self.dialect = dialect
         self.index = 0
         self.nesting = 0
+        self.used: set[str] = set()  # property names the filter reads
 
     @property
     def current(self) -> _Token:
@@ -527,6 +528,7 @@ class _Parser:
             if dialect.case_insensitive_names:
                 message = f"unknown property '{token.text}' (known: {', '.join(self.properties)})"
             raise ParseError(message, token.position)
+        self.used.add(name)
         return _Property(name, self.properties[name], dialect.enum_properties.get(name))
 
     def parse_call(self, name: _Token) -> _Node:
@@ -648,11 +650,12 @@ def _unknown_property(name: str, properties: Mapping[str, EdmType]) -> str:
 
 
 class Filter:
-    """A parsed `$filter`, ready to test records."""
+    """A parsed `$filter`, ready to test records; `properties` are the names it reads."""
 
-    def __init__(self, text: str, root: _Node) -> None:
+    def __init__(self, text: str, root: _Node, properties: frozenset[str] = frozenset()) -> None:
         self.text = text
         self._root = root
+        self.properties = properties
 
     def matches(self, record: Record) -> bool:
         return self._root.evaluate(record) is True
@@ -667,7 +670,9 @@ def parse_filter(
     if not text.strip():
         raise ParseError("empty filter")
     try:
-        return Filter(text, _Parser(_tokenize(text, dialect), properties, dialect).parse())
+        parser = _Parser(_tokenize(text, dialect), properties, dialect)
+        root = parser.parse()
+        return Filter(text, root, frozenset(parser.used))
     except ParseError:
         raise
     except (ValueError, OverflowError, RecursionError) as exc:  # defensive: report, never crash

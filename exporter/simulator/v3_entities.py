@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from exporter.simulator.jobs import JobView
+from exporter.simulator.jobs import JobView, SimJob
 from exporter.simulator.odata_format import light_datetime
 from exporter.simulator.store import JobStore
 from exporter.states import JobState
@@ -121,6 +121,11 @@ def job_record(view: JobView) -> Record:
         "properties/created": view.created_us,
         "properties/lastModified": view.last_modified_us,
     }
+
+
+def job_stub_record(job: SimJob) -> Record:
+    """The record without state and lastModified, for queries that use neither."""
+    return {"name": job.id, "properties/created": _us(job.created)}
 
 
 def _error(view: JobView) -> dict[str, object]:

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 from exporter.simulator.odata_filter import Dialect, EdmType, Filter, ParseError, parse_filter
 from exporter.states import JobState
@@ -185,17 +185,37 @@ def parse_list_query(pairs: Sequence[tuple[str, str]], collection: Collection) -
 # ---------------------------------------------------------------- ordering and paging
 
 
-def sort_key(record: Record, order: Sequence[OrderItem]) -> tuple[object, ...]:
-    return tuple(record[item.property] for item in order)
+def key_function(order: Sequence[OrderItem]) -> Callable[[Record], tuple[object, ...]]:
+    """record -> its sort key (a tuple, even for one property)."""
+    getter = itemgetter(*(item.property for item in order))
+    if len(order) == 1:
+        return lambda record: (getter(record),)
+    return getter  # type: ignore[return-value]
 
 
 def _compare(a: tuple[object, ...], b: tuple[object, ...], order: Sequence[OrderItem]) -> int:
-    for left, right, item in zip(a, b, order):
+    for left, right, item in zip(a, b, order, strict=True):
         if left == right:
             continue
         smaller = left < right  # type: ignore[operator]
         return (1 if smaller else -1) if item.descending else (-1 if smaller else 1)
     return 0
+
+
+def _first_after(
+    keyed: Sequence[tuple[tuple[object, ...], Record]],
+    after: tuple[object, ...],
+    order: Sequence[OrderItem],
+) -> int:
+    """Index of the first sorted item strictly after the cursor (binary search)."""
+    low, high = 0, len(keyed)
+    while low < high:
+        middle = (low + high) // 2
+        if _compare(keyed[middle][0], after, order) > 0:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def page(
@@ -204,14 +224,25 @@ def page(
     """The page after the query's cursor, and the key to continue from (None at the end)."""
     order = query.order
     matching = records if query.filter is None else [r for r in records if query.filter.matches(r)]
-    keyed = [(sort_key(r, order), r) for r in matching]
-    if query.after is not None:
-        after = query.after
-        keyed = [kr for kr in keyed if _compare(kr[0], after, order) > 0]
-    keyed.sort(key=functools.cmp_to_key(lambda x, y: _compare(x[0], y[0], order)))
-    chosen = keyed[:size]
-    more = len(keyed) > size
+    keyed = list(zip(map(key_function(order), matching), matching, strict=True))
+    directions = {item.descending for item in order}
+    if len(directions) == 1:
+        keyed.sort(key=itemgetter(0), reverse=directions.pop())
+    else:  # mixed: stable sorts, least significant key first
+        for index in reversed(range(len(order))):
+            keyed.sort(key=lambda item, i=index: item[0][i], reverse=order[index].descending)
+    start = 0 if query.after is None else _first_after(keyed, query.after, order)
+    chosen = keyed[start:start + size]
+    more = len(keyed) > start + size
     return [r for _, r in chosen], (chosen[-1][0] if more else None)
+
+
+def reads_changing_values(query: ListQuery) -> bool:
+    """Does the query filter or order on state or lastModified (values that change)?"""
+    used = {item.property for item in query.order}
+    if query.filter is not None:
+        used |= query.filter.properties
+    return bool(used & {"properties/state", "properties/lastModified"})
 
 
 def _order_text(order: Sequence[OrderItem]) -> list[list[object]]:
@@ -241,7 +272,7 @@ def decode_skiptoken(
     key = payload.get("k")
     if not isinstance(key, list) or len(key) != len(order):
         raise invalid
-    for value, item in zip(key, order):
+    for value, item in zip(key, order, strict=True):
         kind = collection.properties[item.property]
         wanted = int if kind is EdmType.DATETIME else str
         if not isinstance(value, wanted) or isinstance(value, bool):
