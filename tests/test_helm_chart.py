@@ -1,0 +1,839 @@
+"""The Helm chart (helm/ams-job-exporter): lint, render, validate, and keep it in step
+with grafana/ and with the exporter's own config validation.
+
+Needs the `helm` binary: .tools/bin/helm (./test.sh installs it with
+../shared/tools/get-helm) or one on PATH. Every manifest is validated offline against
+the Kubernetes OpenAPI schemas (kubernetes-validate); the Prometheus Operator kinds,
+which those schemas do not cover, are checked for their required fields here.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CHART = ROOT / "helm" / "ams-job-exporter"
+RULES = ROOT / "grafana" / "alerts" / "ams-jobs.rules.yaml"
+DASHBOARDS = ROOT / "grafana" / "dashboards"
+MONITORING_API = "monitoring.coreos.com/v1"
+#: The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest
+#: the validator knows.
+KUBE_VERSIONS = ("1.25.0", kubernetes_validate.latest_version())
+RELEASE = "ams-job-exporter"
+
+#: Every optional part of the chart switched on (plus secrets, env and web config).
+ALL_ON: dict[str, Any] = {
+    "replicaCount": 2,
+    "config": {
+        "refresh": {"min_interval": "30s", "timeout": "20s"},
+        "accounts": [
+            {"name": "prod", "api": "v3",
+             "subscription_id": "${AMS_SUBSCRIPTION_ID}", "resource_group": "media-rg",
+             "account_name": "prodmedia", "auth": {"method": "workload_identity"}},
+            {"name": "legacy", "api": "v2",
+             "endpoint": "https://legacy.restv2.westeurope.media.azure.net/api/",
+             "auth": {"method": "client_secret", "tenant_id": "${AZURE_TENANT_ID}",
+                      "client_id": "22222222-2222-2222-2222-222222222222",
+                      "client_secret": "${AMS_LEGACY_CLIENT_SECRET}"}},
+        ],
+    },
+    "secret": {"create": True, "data": {"AMS_LEGACY_CLIENT_SECRET": "not-a-real-secret"}},
+    "env": [{"name": "AMS_SUBSCRIPTION_ID", "value": "00000000-0000-0000-0000-000000000000"},
+            {"name": "AZURE_TENANT_ID", "value": "33333333-3333-3333-3333-333333333333"}],
+    "workloadIdentity": {"enabled": True, "clientId": "11111111-1111-1111-1111-111111111111"},
+    "serviceAccount": {"annotations": {"example.com/owner": "media-team"}},
+    "webConfig": {
+        "tls_server_config": {"cert_file": "/etc/ams-job-exporter/tls/tls.crt",
+                              "key_file": "/etc/ams-job-exporter/tls/tls.key"},
+        "basic_auth_users": {"prometheus": "$2y$10$notARealHashButShapedLikeOne000000000"},
+    },
+    "extraVolumes": [{"name": "tls", "secret": {"secretName": "ams-job-exporter-tls"}}],
+    "extraVolumeMounts": [{"name": "tls", "mountPath": "/etc/ams-job-exporter/tls",
+                           "readOnly": True}],
+    "podLabels": {"team": "media"},
+    "podAnnotations": {"example.com/note": "hello"},
+    "nodeSelector": {"kubernetes.io/os": "linux"},
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "monitoring",
+                     "effect": "NoSchedule"}],
+    "serviceMonitor": {
+        "enabled": True, "interval": "60s", "scrapeTimeout": "50s",
+        "additionalLabels": {"release": "kube-prometheus-stack"},
+        "relabelings": [{"action": "replace", "targetLabel": "cluster",
+                         "replacement": "aks-prod"}],
+        "metricRelabelings": [{"action": "drop", "sourceLabels": ["__name__"],
+                               "regex": "ams_api_request_duration_seconds_bucket"}],
+        "tlsConfig": {"insecureSkipVerify": True},
+    },
+    "prometheusRule": {"enabled": True,
+                       "additionalLabels": {"release": "kube-prometheus-stack"}},
+    "dashboards": {"enabled": True, "folder": "Media"},
+    "networkPolicy": {
+        "enabled": True,
+        "ingress": {"from": [{"namespaceSelector": {
+            "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]},
+    },
+    "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+}
+
+
+# ---------------------------------------------------------------- helpers
+
+def _helm_binary() -> str:
+    local = ROOT / ".tools" / "bin" / "helm"
+    if local.is_file() and os.access(local, os.X_OK):
+        return str(local)
+    found = shutil.which("helm")
+    if found:
+        return found
+    pytest.fail("helm not found: run ./test.sh, or ../shared/tools/get-helm .tools/bin "
+                "(puts helm into .tools/bin)")
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    return _helm_binary()
+
+
+def run_helm(helm: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([helm, *args], capture_output=True, text=True, timeout=120,
+                            cwd=ROOT)
+    if check:
+        assert result.returncode == 0, f"helm {' '.join(args)}:\n{result.stderr}"
+    return result
+
+
+def values_file(tmp_path: Path, values: dict[str, Any], name: str = "values.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(values))  # JSON is YAML
+    return path
+
+
+def template(helm: str, tmp_path: Path, values: dict[str, Any] | None = None, *,
+             release: str = RELEASE, monitoring_api: bool = True,
+             check: bool = True) -> subprocess.CompletedProcess[str]:
+    args = ["template", release, str(CHART), "--namespace", "monitoring"]
+    if values:
+        args += ["-f", str(values_file(tmp_path, values))]
+    if monitoring_api:
+        args += ["--api-versions", MONITORING_API]
+    return run_helm(helm, *args, check=check)
+
+
+def render(helm: str, tmp_path: Path, values: dict[str, Any] | None = None,
+           **kwargs: Any) -> list[dict[str, Any]]:
+    text = template(helm, tmp_path, values, **kwargs).stdout
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind]
+    assert len(found) == 1, f"{len(found)} {kind} objects rendered"
+    return found[0]
+
+
+def kinds(docs: list[dict[str, Any]]) -> list[str]:
+    return sorted(d["kind"] for d in docs)
+
+
+def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    return one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+
+
+def rendered_rule_groups(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return one(docs, "PrometheusRule")["spec"]["groups"]
+
+
+def rule_file_header_defaults() -> dict[str, str]:
+    """The tunables the rule file lists in its header: name -> default literal."""
+    defaults: dict[str, str] = {}
+    for line in RULES.read_text().splitlines():
+        match = re.match(r"^#\s+([a-z][A-Za-z0-9]*)\s{2,}(\S+)\s{2,}\S", line)
+        if match and match.group(1) != "name":
+            defaults[match.group(1)] = match.group(2)
+    return defaults
+
+
+def rule_file_markers() -> set[str]:
+    return set(re.findall(r"#\s*threshold:\s*([A-Za-z][A-Za-z0-9_]*)\s*$",
+                          RULES.read_text(), re.MULTILINE))
+
+
+def marked_lines(rendered: str, name: str) -> list[str]:
+    """Lines of the rendered PrometheusRule that carry `name`'s marker (in exprs and
+    on fields such as `for:`, where YAML drops the comment on parsing)."""
+    rule_doc = next(d for d in rendered.split("\n---\n") if "kind: PrometheusRule" in d)
+    return [line for line in rule_doc.splitlines()
+            if re.search(rf"#\s*threshold:\s*{name}\s*$", line)]
+
+
+# ---------------------------------------------------------------- lint and files
+
+def test_helm_lint_strict(helm: str, tmp_path: Path):
+    result = run_helm(helm, "lint", "--strict", str(CHART))
+    assert "0 chart(s) failed" in result.stdout
+    # helm lint has no --api-versions: lint everything but the Prometheus Operator kinds.
+    values = {k: v for k, v in ALL_ON.items() if k not in ("serviceMonitor", "prometheusRule")}
+    result = run_helm(helm, "lint", "--strict", str(CHART), "-f",
+                      str(values_file(tmp_path, values)))
+    assert "0 chart(s) failed" in result.stdout
+
+
+def test_chart_copies_of_grafana_files_are_in_sync():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "sync-chart-files"),
+                             "--check"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, (
+        "helm/ams-job-exporter/files/ differs from grafana/: run scripts/sync-chart-files\n"
+        + result.stdout + result.stderr)
+    copies = sorted(p.relative_to(CHART / "files").as_posix()
+                    for p in (CHART / "files").rglob("*") if p.is_file())
+    sources = sorted([f"alerts/{p.name}" for p in (ROOT / "grafana/alerts").glob("*.yaml")]
+                     + [f"dashboards/{p.name}" for p in DASHBOARDS.glob("*.json")])
+    assert copies == sources
+    assert "alerts/ams-jobs.rules.yaml" in copies
+
+
+def test_the_packaged_chart_carries_the_grafana_files(helm: str, tmp_path: Path):
+    run_helm(helm, "package", str(CHART), "--destination", str(tmp_path))
+    (package,) = tmp_path.glob("ams-job-exporter-*.tgz")
+    values = values_file(tmp_path, {"prometheusRule": {"enabled": True},
+                                    "dashboards": {"enabled": True}})
+    result = run_helm(helm, "template", RELEASE, str(package), "-f", str(values),
+                      "--api-versions", MONITORING_API)
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert rendered_rule_groups(docs) == yaml.safe_load(RULES.read_text())["groups"]
+    dashboards = [d for d in docs if d["kind"] == "ConfigMap" and "config.yaml" not in d["data"]]
+    assert len(dashboards) == len(list(DASHBOARDS.glob("*.json")))
+
+
+def test_sync_script_reports_and_repairs_drift(tmp_path: Path):
+    for part in ("grafana/alerts", "grafana/dashboards", "helm/ams-job-exporter/files"):
+        shutil.copytree(ROOT / part, tmp_path / part)
+    script = [sys.executable, str(ROOT / "scripts" / "sync-chart-files"),
+              "--root", str(tmp_path)]
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*script, "--check"], capture_output=True, text=True,
+                              timeout=60)
+
+    subprocess.run(script, capture_output=True, text=True, timeout=60, check=True)
+    assert check().returncode == 0
+    (tmp_path / "grafana/alerts/ams-jobs.rules.yaml").write_text("groups: []\n")
+    (tmp_path / "grafana/dashboards/new.json").write_text("{}\n")
+    (tmp_path / "helm/ams-job-exporter/files/dashboards/gone.json").write_text("{}\n")
+    drift = check()
+    assert drift.returncode == 1
+    assert "run scripts/sync-chart-files" in drift.stderr
+    for name in ("alerts/ams-jobs.rules.yaml", "dashboards/new.json", "dashboards/gone.json"):
+        assert name in drift.stdout
+    synced = subprocess.run(script, capture_output=True, text=True, timeout=60)
+    assert synced.returncode == 0, synced.stderr
+    assert check().returncode == 0
+    files = tmp_path / "helm/ams-job-exporter/files"
+    assert (files / "alerts/ams-jobs.rules.yaml").read_text() == "groups: []\n"
+    assert (files / "dashboards/new.json").exists()
+    assert not (files / "dashboards/gone.json").exists()
+
+
+# ---------------------------------------------------------------- schema validation
+
+def validate_offline(docs: list[dict[str, Any]]) -> None:
+    """Core kinds against the Kubernetes schemas; Prometheus Operator kinds by hand."""
+    for doc in docs:
+        where = f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
+        if doc["apiVersion"] == MONITORING_API:
+            check_monitoring_object(doc)
+            continue
+        for version in KUBE_VERSIONS:
+            try:
+                kubernetes_validate.validate(doc, version, strict=True)
+            except kubernetes_validate.ValidationError as error:
+                pytest.fail(f"{where} is invalid for Kubernetes {version}: {error.message} "
+                            f"at {'.'.join(map(str, error.path))}")
+        name = doc["metadata"]["name"]
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name) and len(name) <= 63, where
+
+
+_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+
+
+def check_monitoring_object(doc: dict[str, Any]) -> None:
+    """The fields the Prometheus Operator CRDs require (and the ones it would reject)."""
+    where = f"{doc['kind']}/{doc['metadata'].get('name')}"
+    assert doc["metadata"].get("name"), where
+    spec = doc.get("spec")
+    assert isinstance(spec, dict), f"{where}: spec is required"
+    if doc["kind"] == "ServiceMonitor":
+        assert isinstance(spec.get("selector"), dict), f"{where}: spec.selector is required"
+        assert spec["selector"].get("matchLabels"), f"{where}: empty selector"
+        endpoints = spec.get("endpoints")
+        assert isinstance(endpoints, list) and endpoints, f"{where}: spec.endpoints"
+        for endpoint in endpoints:
+            assert endpoint.get("port") or endpoint.get("targetPort"), where
+            for key in ("interval", "scrapeTimeout"):
+                if key in endpoint:
+                    assert _DURATION.match(str(endpoint[key])), f"{where}: {key}"
+            assert endpoint.get("scheme", "http") in ("http", "https"), where
+            for relabel in endpoint.get("relabelings", []) + endpoint.get(
+                    "metricRelabelings", []):
+                assert isinstance(relabel, dict), where
+    elif doc["kind"] == "PrometheusRule":
+        groups = spec.get("groups")
+        assert isinstance(groups, list) and groups, f"{where}: spec.groups is required"
+        for group in groups:
+            assert isinstance(group.get("name"), str) and group["name"], where
+            assert isinstance(group.get("rules"), list), where
+            for rule in group["rules"]:
+                assert isinstance(rule.get("expr"), str) and rule["expr"].strip(), rule
+                assert ("alert" in rule) != ("record" in rule), rule
+                for key in ("for", "keep_firing_for"):
+                    if key in rule:
+                        assert _DURATION.match(str(rule[key])), (where, rule)
+                for key in ("labels", "annotations"):
+                    assert all(isinstance(v, str) for v in rule.get(key, {}).values()), rule
+    else:
+        pytest.fail(f"{where}: unexpected kind")
+
+
+def test_default_render_is_valid_and_minimal(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, monitoring_api=False)
+    validate_offline(docs)
+    assert kinds(docs) == ["ConfigMap", "Deployment", "Pod", "Service", "ServiceAccount"]
+    args = container(docs)["args"]
+    assert not any(a.startswith("--web.config.file") for a in args), args
+
+
+def test_every_optional_part_renders_valid(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, ALL_ON)
+    validate_offline(docs)
+    dashboards = sorted(p.name for p in DASHBOARDS.glob("*.json"))
+    assert kinds(docs) == sorted(
+        ["ConfigMap"] * (1 + len(dashboards))
+        + ["Deployment", "NetworkPolicy", "Pod", "PodDisruptionBudget", "PrometheusRule",
+           "Secret", "Secret", "Service", "ServiceAccount", "ServiceMonitor"])
+
+
+def test_monitoring_kinds_need_the_operator_api(helm: str, tmp_path: Path):
+    for key in ("serviceMonitor", "prometheusRule"):
+        result = template(helm, tmp_path, {key: {"enabled": True}}, monitoring_api=False,
+                          check=False)
+        assert result.returncode != 0
+        assert f"{key}.enabled needs the monitoring.coreos.com/v1 API" in result.stderr
+
+
+@pytest.mark.parametrize("values, complaint", [
+    ({"replicaCount": "2"}, "replicaCount"),
+    ({"replicaCount": -1}, "replicaCount"),
+    ({"service": {"port": 0}}, "service/port"),
+    ({"service": {"port": "http"}}, "service/port"),
+    ({"image": {"pullPolicy": "Sometimes"}}, "image/pullPolicy"),
+    ({"replicas": 2}, "replicas"),
+    ({"log": {"level": "verbose"}}, "log/level"),
+    ({"config": {"accounts": None}}, "accounts"),  # null deletes the default's key
+    ({"config": "accounts: []"}, "config"),
+    ({"config": {"accounts": []}}, "accounts"),
+    ({"workloadIdentity": {"enabled": True}}, "clientId"),
+    ({"serviceMonitor": {"interval": "often"}}, "serviceMonitor/interval"),
+    ({"prometheusRule": {"thresholds": {"failureRatio": 2}}}, "failureRatio"),
+    ({"prometheusRule": {"thresholds": {"stuckProcessingSeconds": "2h"}}},
+     "stuckProcessingSeconds"),
+    ({"prometheusRule": {"thresholds": {"exporterJob": 'x"} or vector(1)'}}}, "exporterJob"),
+    ({"prometheusRule": {"thresholds": {"unknownThreshold": 1}}}, "unknownThreshold"),
+    ({"podDisruptionBudget": {"minAvailable": "half"}}, "minAvailable"),
+    ({"networkPolicy": {"egress": {"ports": ["https"]}}}, "ports"),
+])
+def test_invalid_values_are_rejected_by_the_schema(helm: str, tmp_path: Path,
+                                                   values: dict[str, Any], complaint: str):
+    result = template(helm, tmp_path, values, check=False)
+    assert result.returncode != 0, f"accepted {values}"
+    assert "schema" in result.stderr and complaint in result.stderr, result.stderr
+
+
+# ---------------------------------------------------------------- Deployment
+
+def test_pod_meets_the_restricted_pod_security_profile(helm: str, tmp_path: Path):
+    for docs in (render(helm, tmp_path), render(helm, tmp_path, ALL_ON)):
+        pods = [one(docs, "Deployment")["spec"]["template"]["spec"], one(docs, "Pod")["spec"]]
+        for pod in pods:
+            pod_context = pod.get("securityContext", {})
+            assert pod_context["runAsNonRoot"] is True
+            assert pod_context["seccompProfile"]["type"] == "RuntimeDefault"
+            assert pod.get("automountServiceAccountToken") is False
+            assert not pod.get("hostNetwork") and not pod.get("hostPID")
+            for item in pod["containers"]:
+                context = item["securityContext"]
+                assert context["allowPrivilegeEscalation"] is False
+                assert context["capabilities"]["drop"] == ["ALL"]
+                assert not context["capabilities"].get("add")
+                assert context["readOnlyRootFilesystem"] is True
+                assert context.get("runAsUser", pod_context.get("runAsUser")) == 65532
+                assert "limits" in item["resources"] and "requests" in item["resources"]
+        exporter = container(docs)
+        mounts = {m["mountPath"]: m["name"] for m in exporter["volumeMounts"]}
+        assert mounts["/tmp"] == "tmp"
+        volumes = {v["name"]: v for v in pods[0]["volumes"]}
+        assert "emptyDir" in volumes["tmp"]
+
+
+def test_deployment_probes_ports_and_labels(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path)
+    exporter = container(docs)
+    assert exporter["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http",
+                                                    "scheme": "HTTP"}
+    assert exporter["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http",
+                                                     "scheme": "HTTP"}
+    assert exporter["ports"] == [{"name": "http", "containerPort": 10046, "protocol": "TCP"}]
+    assert "--config.file=/etc/ams-job-exporter/config.yaml" in exporter["args"]
+    assert exporter["image"] == "ams-job-exporter:" + yaml.safe_load(
+        (CHART / "Chart.yaml").read_text())["appVersion"]
+    service = one(docs, "Service")
+    assert service["spec"]["ports"][0]["port"] == 10046
+    standard = {"helm.sh/chart", "app.kubernetes.io/name", "app.kubernetes.io/instance",
+                "app.kubernetes.io/version", "app.kubernetes.io/managed-by"}
+    for doc in docs:
+        assert standard <= set(doc["metadata"]["labels"]), doc["kind"]
+    deployment = one(docs, "Deployment")
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert selector == service["spec"]["selector"]
+    assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    # the test pod must not be an endpoint of the Service
+    test_pod_labels = one(docs, "Pod")["metadata"]["labels"]
+    assert not selector.items() <= test_pod_labels.items()
+
+
+def test_a_config_change_rolls_the_pods(helm: str, tmp_path: Path):
+    def checksum(values: dict[str, Any]) -> str:
+        docs = render(helm, tmp_path, values)
+        return one(docs, "Deployment")["spec"]["template"]["metadata"]["annotations"][
+            "checksum/config"]
+
+    base = checksum({})
+    assert base == checksum({})
+    changed = {"config": {"lookback": "24h", "accounts": ALL_ON["config"]["accounts"][:1]}}
+    assert checksum(changed) != base
+    assert checksum({"replicaCount": 3}) == base
+
+
+def test_secrets_become_environment_and_files(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, {"secret": {"create": True,
+                                              "data": {"AMS_CLIENT_SECRET": "s3cret"}}})
+    secret = one(docs, "Secret")
+    assert base64.b64decode(secret["data"]["AMS_CLIENT_SECRET"]) == b"s3cret"
+    exporter = container(docs)
+    assert {"secretRef": {"name": secret["metadata"]["name"]}} in exporter["envFrom"]
+    annotations = one(docs, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert "checksum/secret" in annotations
+    mounts = {m["name"]: m for m in exporter["volumeMounts"]}
+    assert mounts["secret"]["mountPath"] == "/etc/ams-job-exporter/secrets"
+
+    docs = render(helm, tmp_path, {"secret": {"existingSecret": "ams-credentials"},
+                                   "envFrom": [{"configMapRef": {"name": "more"}}],
+                                   "env": [{"name": "A", "value": "b"}]})
+    assert "Secret" not in kinds(docs)
+    exporter = container(docs)
+    assert exporter["envFrom"] == [{"secretRef": {"name": "ams-credentials"}},
+                                   {"configMapRef": {"name": "more"}}]
+    assert exporter["env"] == [{"name": "A", "value": "b"}]
+
+
+def test_workload_identity(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path)
+    assert "azure.workload.identity/use" not in one(
+        docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    client_id = "11111111-1111-1111-1111-111111111111"
+    docs = render(helm, tmp_path, {"workloadIdentity": {"enabled": True,
+                                                        "clientId": client_id}})
+    account = one(docs, "ServiceAccount")
+    assert account["metadata"]["annotations"]["azure.workload.identity/client-id"] == client_id
+    pod = one(docs, "Deployment")["spec"]["template"]
+    assert pod["metadata"]["labels"]["azure.workload.identity/use"] == "true"
+    assert pod["spec"]["serviceAccountName"] == account["metadata"]["name"]
+
+
+def test_web_config_is_mounted_and_passed_only_when_set(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, {"webConfig": ALL_ON["webConfig"]})
+    exporter = container(docs)
+    assert "--web.config.file=/etc/ams-job-exporter/web/web-config.yaml" in exporter["args"]
+    secret = next(d for d in docs if d["kind"] == "Secret"
+                  and d["metadata"]["name"].endswith("-web-config"))
+    assert yaml.safe_load(base64.b64decode(secret["data"]["web-config.yaml"])) == \
+        ALL_ON["webConfig"]
+    mounts = {m["name"]: m["mountPath"] for m in exporter["volumeMounts"]}
+    assert mounts["web-config"] == "/etc/ams-job-exporter/web"
+    # TLS: probes, the Service's appProtocol, the ServiceMonitor and the test use https
+    assert exporter["livenessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    assert exporter["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    test_env = one(docs, "Pod")["spec"]["containers"][0]["env"]
+    assert test_env[0]["value"].startswith("https://")
+    docs = render(helm, tmp_path, {"webConfig": ALL_ON["webConfig"],
+                                   "serviceMonitor": {"enabled": True}})
+    assert one(docs, "ServiceMonitor")["spec"]["endpoints"][0]["scheme"] == "https"
+
+
+# ---------------------------------------------------------------- config
+
+def check_config(tmp_path: Path, docs: list[dict[str, Any]]) -> subprocess.CompletedProcess:
+    """Run the exporter's check-config on the rendered ConfigMap, with the environment
+    the Deployment would give it (env values, and the rendered Secret's keys)."""
+    config_maps = [d for d in docs if d["kind"] == "ConfigMap" and "config.yaml" in d["data"]]
+    assert len(config_maps) == 1
+    path = tmp_path / "config.yaml"
+    path.write_text(config_maps[0]["data"]["config.yaml"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AMS_", "AZURE_"))}
+    exporter = container(docs)
+    for item in exporter.get("env", []):
+        env[item["name"]] = item.get("value", "from-a-reference")
+    secrets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Secret"}
+    for source in exporter.get("envFrom", []):
+        name = source.get("secretRef", {}).get("name")
+        if name in secrets:
+            for key, value in secrets[name]["data"].items():
+                env[key] = base64.b64decode(value).decode()
+    return subprocess.run([sys.executable, "-m", "exporter", "check-config",
+                           "--config.file", str(path)], capture_output=True, text=True,
+                          timeout=60, env=env, cwd=ROOT)
+
+
+def test_rendered_default_config_passes_check_config(helm: str, tmp_path: Path):
+    result = check_config(tmp_path, render(helm, tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "ok: 1 account(s)" in result.stdout
+
+
+def test_rendered_config_with_env_references_passes_check_config(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, ALL_ON)
+    config_map = next(d for d in docs if d["kind"] == "ConfigMap" and "config.yaml" in d["data"])
+    assert "${AMS_LEGACY_CLIENT_SECRET}" in config_map["data"]["config.yaml"]
+    result = check_config(tmp_path, docs)
+    assert result.returncode == 0, result.stderr
+    assert "ok: 2 account(s): prod, legacy" in result.stdout
+    # without the Secret the reference cannot be resolved: check-config names it
+    values = {**ALL_ON, "secret": {"create": False}}
+    result = check_config(tmp_path, render(helm, tmp_path, values))
+    assert result.returncode == 2
+    assert "AMS_LEGACY_CLIENT_SECRET" in result.stderr
+
+
+def test_a_config_the_exporter_rejects_is_caught_by_check_config(helm: str, tmp_path: Path):
+    values = {"config": {"accounts": [{"name": "x", "api": "v2", "endpoint": "not a url"}]}}
+    result = check_config(tmp_path, render(helm, tmp_path, values))
+    assert result.returncode == 2
+    assert "accounts[0].endpoint" in result.stderr
+
+
+def test_the_readme_values_example_installs(helm: str, tmp_path: Path):
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"```yaml\n# values-prod\.yaml\n(.*?)```", readme, re.DOTALL)
+    assert match, "README's Helm values example (# values-prod.yaml) not found"
+    values = yaml.safe_load(match.group(1))
+    docs = render(helm, tmp_path, values)
+    validate_offline(docs)
+    assert one(docs, "ServiceAccount")["metadata"]["annotations"][
+        "azure.workload.identity/client-id"] == values["workloadIdentity"]["clientId"]
+    result = check_config(tmp_path, docs)
+    assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------- PrometheusRule
+
+def test_rendered_rule_groups_equal_the_rule_file(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, {"prometheusRule": {"enabled": True}})
+    rules = yaml.safe_load(RULES.read_text())
+    assert rendered_rule_groups(docs) == rules["groups"]
+    assert [g["name"] for g in rules["groups"]] == ["ams-jobs"]
+
+
+def test_values_thresholds_are_the_rule_files(helm: str, tmp_path: Path):
+    defaults = rule_file_header_defaults()
+    assert rule_file_markers() <= set(defaults), "a marker without a default in the header"
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    thresholds = values["prometheusRule"]["thresholds"]
+    assert set(thresholds) == set(defaults)
+    for name, default in defaults.items():
+        if name == "exporterJob":
+            assert thresholds[name] == "", "empty means: the chart's Service name"
+        else:
+            assert str(thresholds[name]) == default, name
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    listed = schema["properties"]["prometheusRule"]["properties"]["thresholds"]["properties"]
+    assert set(listed) == set(defaults)
+
+
+def _other_value(name: str, default: str) -> Any:
+    """A value unlike the default, of the kind the threshold takes."""
+    if name == "exporterJob":
+        return "my-exporter-job"
+    if re.fullmatch(r"[0-9]+(ms|s|m|h|d|w)", default):
+        return "17m"
+    if "." in default:
+        return 0.35
+    return int(default) * 3 + 7
+
+
+@pytest.mark.parametrize("name", sorted(rule_file_header_defaults()))
+def test_each_threshold_value_reaches_the_rendered_rules(helm: str, tmp_path: Path,
+                                                         name: str):
+    default = rule_file_header_defaults()[name]
+    value = _other_value(name, default)
+    values = {"prometheusRule": {"enabled": True, "thresholds": {name: value}}}
+    rendered = template(helm, tmp_path, values).stdout
+    lines = marked_lines(rendered, name)
+    assert lines, f"no rendered line carries the marker of {name}"
+    for line in lines:
+        code = line.split("  #")[0]
+        assert re.search(rf"(^|[^\w.]){re.escape(str(value))}([^\w.]|$)", code), line
+        assert not re.search(rf"(^|[^\w.]){re.escape(default)}([^\w.]|$)", code), line
+    docs = [d for d in yaml.safe_load_all(rendered) if d]
+    # nothing else changed
+    expected = yaml.safe_load(RULES.read_text())["groups"]
+    rendered = rendered_rule_groups(docs)
+    changed = [(r1.get("alert") or r1.get("record"))
+               for g1, g2 in zip(expected, rendered, strict=True)
+               for r1, r2 in zip(g1["rules"], g2["rules"], strict=True) if r1 != r2]
+    assert changed and len(changed) == len({*changed}), changed
+
+
+def test_stuck_processing_threshold_in_the_expr(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, {"prometheusRule": {"enabled": True, "thresholds": {
+        "stuckProcessingSeconds": 10800, "failureRatio": 0.25, "failureRateFor": "15m",
+        "throttledPer5m": 1000000}}})
+    rules = {r.get("alert"): r for g in rendered_rule_groups(docs) for r in g["rules"]}
+    assert re.search(r"\)\s*> 10800\b", rules["AMSJobStuckProcessing"]["expr"])
+    assert "7200" not in rules["AMSJobStuckProcessing"]["expr"]
+    assert "> 0.25" in rules["AMSJobFailureRateHigh"]["expr"]
+    assert rules["AMSJobFailureRateHigh"]["for"] == "15m"
+    # large numbers stay plain PromQL literals (no 1e+06)
+    assert "> 1000000" in rules["AMSApiThrottled"]["expr"]
+
+
+def test_a_rule_file_the_chart_cannot_substitute_fails_the_render(helm: str, tmp_path: Path):
+    chart = tmp_path / "chart"
+    shutil.copytree(CHART, chart)
+    rules = chart / "files" / "alerts" / "ams-jobs.rules.yaml"
+    text = rules.read_text()
+    marked = re.search(r"> 7200(\s+# threshold: stuckProcessingSeconds)", text)
+    assert marked, "the rule file's stuckProcessingSeconds line changed: update this test"
+    rules.write_text(text.replace(marked.group(0), "> 7300" + marked.group(1)))
+    result = run_helm(helm, "template", "x", str(chart), "--api-versions", MONITORING_API,
+                      "--set", "prometheusRule.enabled=true", check=False)
+    assert result.returncode != 0
+    assert 'threshold stuckProcessingSeconds: default "7200" not found' in result.stderr
+    rules.unlink()
+    result = run_helm(helm, "template", "x", str(chart), "--api-versions", MONITORING_API,
+                      "--set", "prometheusRule.enabled=true", check=False)
+    assert result.returncode != 0
+    assert "run scripts/sync-chart-files" in result.stderr
+
+
+def test_exporter_down_follows_the_service_name(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, {"prometheusRule": {"enabled": True}}, release="media")
+    service = one(docs, "Service")["metadata"]["name"]
+    assert service == "media-ams-job-exporter"
+    rules = {r.get("alert"): r for g in rendered_rule_groups(docs) for r in g["rules"]}
+    assert f'up{{job="{service}"}}' in rules["AMSExporterDown"]["expr"]
+    assert 'job="ams-job-exporter"' not in rules["AMSExporterDown"]["expr"]
+
+
+def test_links_point_at_your_grafana_and_runbook(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, {"prometheusRule": {
+        "enabled": True, "grafanaUrl": "https://grafana.media.example/",
+        "runbookUrl": "https://wiki.media.example/ams/runbook"}})
+    alerts = [r for g in rendered_rule_groups(docs) for r in g["rules"] if "alert" in r]
+    assert alerts
+    for alert in alerts:
+        annotations = alert["annotations"]
+        assert annotations["dashboard_url"].startswith("https://grafana.media.example/d/")
+        assert annotations["runbook_url"].startswith("https://wiki.media.example/ams/runbook#")
+    assert "example.com" not in json.dumps(rendered_rule_groups(docs))
+
+
+# ---------------------------------------------------------------- monitoring objects
+
+def test_service_monitor(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, ALL_ON)
+    monitor = one(docs, "ServiceMonitor")
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    endpoint = monitor["spec"]["endpoints"][0]
+    assert endpoint["port"] == one(docs, "Service")["spec"]["ports"][0]["name"]
+    assert (endpoint["interval"], endpoint["scrapeTimeout"]) == ("60s", "50s")
+    assert endpoint["relabelings"] == ALL_ON["serviceMonitor"]["relabelings"]
+    assert endpoint["metricRelabelings"] == ALL_ON["serviceMonitor"]["metricRelabelings"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= one(
+        docs, "Service")["metadata"]["labels"].items()
+    assert one(docs, "PrometheusRule")["metadata"]["labels"]["release"] == \
+        "kube-prometheus-stack"
+
+
+def test_dashboards_config_maps_carry_the_grafana_files(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, {"dashboards": {"enabled": True}})
+    maps = [d for d in docs if d["kind"] == "ConfigMap" and "config.yaml" not in d["data"]]
+    files = {p.name: p for p in DASHBOARDS.glob("*.json")}
+    assert files and len(maps) == len(files)
+    for config_map in maps:
+        assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert config_map["metadata"]["annotations"]["grafana_folder"] == "AMS"
+        (name, text), = config_map["data"].items()
+        assert text == files[name].read_text()
+        assert json.loads(text)["uid"]
+    docs = render(helm, tmp_path, {"dashboards": {
+        "enabled": True, "label": "dashboards", "labelValue": "ams", "folder": "Media",
+        "folderAnnotation": "k8s-sidecar-target-directory", "namespace": "grafana"}})
+    maps = [d for d in docs if d["kind"] == "ConfigMap" and "config.yaml" not in d["data"]]
+    for config_map in maps:
+        metadata = config_map["metadata"]
+        assert metadata["labels"]["dashboards"] == "ams"
+        assert "grafana_dashboard" not in metadata["labels"]
+        assert metadata["annotations"] == {"k8s-sidecar-target-directory": "Media"}
+        assert metadata["namespace"] == "grafana"
+
+
+def test_network_policy_and_disruption_budget(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, ALL_ON)
+    policy = one(docs, "NetworkPolicy")["spec"]
+    selector = one(docs, "Deployment")["spec"]["selector"]["matchLabels"]
+    assert policy["podSelector"]["matchLabels"] == selector
+    ingress = policy["ingress"][0]
+    assert ingress["ports"] == [{"port": "http", "protocol": "TCP"}]
+    test_labels = one(docs, "Pod")["metadata"]["labels"]
+    peers = ingress["from"]
+    assert peers[0] == ALL_ON["networkPolicy"]["ingress"]["from"][0]
+    assert any(p.get("podSelector", {}).get("matchLabels", {}).items() <= test_labels.items()
+               for p in peers if "podSelector" in p), "the helm test pod is allowed"
+    egress_ports = {(p["port"], p["protocol"]) for rule in policy["egress"]
+                    for p in rule["ports"]}
+    assert egress_ports == {(53, "UDP"), (53, "TCP"), (443, "TCP")}
+    budget = one(docs, "PodDisruptionBudget")["spec"]
+    assert budget == {"minAvailable": 1, "selector": {"matchLabels": selector}}
+    docs = render(helm, tmp_path, {"podDisruptionBudget": {"enabled": True}})
+    assert one(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+
+
+# ---------------------------------------------------------------- helm test hook, NOTES
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _hook_script(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+    pod = one(docs, "Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    test = pod["spec"]["containers"][0]
+    assert test["image"] == container(docs)["image"]
+    assert test["command"][0] == "/opt/venv/bin/python3"
+    return test, [sys.executable, *test["command"][1:], *test["args"]]
+
+
+def test_helm_test_hook_fetches_readyz_and_metrics(helm: str, tmp_path: Path):
+    """Run the hook pod's script on this machine against a demo exporter."""
+    test, command = _hook_script(render(helm, tmp_path))
+    assert test["env"][0] == {"name": "EXPORTER_URL", "value": "http://ams-job-exporter:10046"}
+    port = _free_port()
+    demo = subprocess.Popen([sys.executable, "-m", "exporter", "--demo",
+                             "--web.listen-address", f"127.0.0.1:{port}"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        result = subprocess.run(command, capture_output=True, text=True, timeout=90,
+                                env={**os.environ, "EXPORTER_URL": url,
+                                     "READY_TIMEOUT": "60"})
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"ok {url}/readyz" in result.stdout
+        assert f"ok {url}/metrics" in result.stdout
+    finally:
+        demo.terminate()
+        try:
+            demo.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            demo.wait(timeout=10)
+    # nothing listening: the hook fails (bounded by READY_TIMEOUT)
+    started = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "EXPORTER_URL": f"http://127.0.0.1:{port}",
+                                 "READY_TIMEOUT": "3"})
+    assert result.returncode != 0
+    assert "not ready" in result.stderr
+    assert time.monotonic() - started < 30
+
+
+class _BasicAuthStub(http.server.BaseHTTPRequestHandler):
+    """/readyz and /metrics behind basic auth (user "prometheus", password "s3cret")."""
+
+    expected = "Basic " + base64.b64encode(b"prometheus:s3cret").decode()
+
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization") != self.expected:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="test"')
+            self.end_headers()
+            return
+        body = b"ready" if self.path == "/readyz" else (
+            b'ams_exporter_build_info{version="0"} 1.0\nams_up{account="a"} 1.0\n')
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_helm_test_hook_sends_basic_auth_credentials(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, {"tests": {"basicAuth": {"secretName": "scrape-creds"}}})
+    test, command = _hook_script(docs)
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in test["env"] if "valueFrom" in e}
+    assert refs == {"BASIC_AUTH_USERNAME": {"name": "scrape-creds", "key": "username"},
+                    "BASIC_AUTH_PASSWORD": {"name": "scrape-creds", "key": "password"}}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BasicAuthStub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        env = {**os.environ, "EXPORTER_URL": url, "READY_TIMEOUT": "3"}
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                                env={**env, "BASIC_AUTH_USERNAME": "prometheus",
+                                     "BASIC_AUTH_PASSWORD": "s3cret"})
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"ok {url}/metrics" in result.stdout
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+        assert result.returncode != 0 and "401" in result.stderr
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_notes(helm: str, tmp_path: Path):
+    result = run_helm(helm, "install", "media", str(CHART), "--dry-run=client",
+                      "--namespace", "monitoring")
+    notes = result.stdout.split("NOTES:", 1)[1]
+    assert "port-forward svc/media-ams-job-exporter 10046:10046" in notes
+    assert "helm test media" in notes
+    assert "workloadIdentity.enabled is" in notes  # warns: the default config needs it
+    values = {"workloadIdentity": {"enabled": True, "clientId": "abc"},
+              "webConfig": {"basic_auth_users": {"u": "$2y$10$x"}},
+              "dashboards": {"enabled": True}}
+    result = run_helm(helm, "install", "media", str(CHART), "--dry-run=client",
+                      "--namespace", "monitoring", "-f", str(values_file(tmp_path, values)))
+    notes = result.stdout.split("NOTES:", 1)[1]
+    assert "workloadIdentity.enabled is" not in notes
+    assert "system:serviceaccount:monitoring:media-ams-job-exporter" in notes
+    assert "--web.config.file" in notes
+    assert "tests.basicAuth.secretName" in notes
+    assert "grafana_dashboard=1" in notes
