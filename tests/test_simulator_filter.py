@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 
+import hypothesis
+import hypothesis.strategies
 import pytest
 
 from exporter.simulator.odata_filter import MAX_DEPTH, EdmType, ParseError, parse_filter
@@ -193,7 +195,6 @@ def test_custom_property_table() -> None:
 
 
 def test_fuzz_raises_only_parse_error() -> None:
-    hypothesis = pytest.importorskip("hypothesis")
     st = hypothesis.strategies
     pieces = st.sampled_from(
         ["Id", "Name", "State", "Created", "TemplateId", "eq", "ne", "gt", "and", "or",
