@@ -35,8 +35,10 @@ _VARYING = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F-]+|\d{4}-\d{2}-\d{2}[ T][\d:.]
 #: Incremental syncs ask for changes since the newest LastModified seen, minus this,
 #: so jobs committed slightly out of order on the server are not missed.
 INCREMENTAL_OVERLAP_SECONDS = 60.0
-#: Failed refreshes back off exponentially up to this many min_intervals (max 5 min).
-MAX_BACKOFF_INTERVALS = 8
+#: Failed refreshes back off exponentially up to this many min_intervals (max 5 min):
+#: enough to halve the load on a struggling API, short enough that the data is back
+#: within two intervals of the API recovering. Retry-After still comes first.
+MAX_BACKOFF_INTERVALS = 2
 MAX_BACKOFF_SECONDS = 300.0
 
 
@@ -271,13 +273,14 @@ class AccountRefresher:
 
     def _delay(self, retry_after: float | None) -> float:
         """Seconds until the next attempt: min_interval after a success; after
-        failures, exponential backoff with ±20 % jitter, and never before Retry-After."""
+        failures, exponential backoff with jitter (75-100 % of the step, so replicas
+        spread out without exceeding the cap), and never before Retry-After."""
         interval = self.config.refresh.min_interval
         failures = self.status.failures_in_a_row
         if failures == 0:
             return interval
         cap = min(MAX_BACKOFF_SECONDS, MAX_BACKOFF_INTERVALS * interval)
-        backoff = min(cap, interval * 2 ** (failures - 1)) * self.rng.uniform(0.8, 1.2)
+        backoff = min(cap, interval * 2 ** (failures - 1)) * self.rng.uniform(0.75, 1.0)
         return max(backoff, retry_after or 0.0)
 
     def _publish(self, jobs: dict[JobKey, Job]) -> None:
