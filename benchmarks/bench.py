@@ -262,6 +262,89 @@ accounts:
     return result
 
 
+# --------------------------------------------------------------- soak
+
+def _rss_now_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_soak(n: int, scrapers: int, seconds: float) -> dict[str, Any]:
+    """`scrapers` clients scraping every second for `seconds`, while the simulator's
+    jobs churn (1 % per 30 s) and the exporter refreshes every 30 s."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    sim_process = ctx.Process(target=simulator_process, args=(child, n), daemon=True)
+    sim_process.start()
+    endpoint = parent.recv()["endpoint"]
+    lock = threading.Lock()
+
+    def call(*command: Any) -> Any:
+        with lock:
+            parent.send(command)
+            return parent.recv()
+
+    clock = ManualClock(T0)
+    config = parse_config(f"""
+refresh: {{min_interval: 30s, full_resync: 15m, timeout: 25s}}
+retention: {{finished: 3d, failed: 3d}}
+accounts: [{{name: bench, endpoint: '{endpoint}', auth: {{method: none}}}}]
+""", {})
+    exporter = Exporter(config, clock=clock)
+    exporter.refresh_due()
+    server = MetricsServer(exporter, "127.0.0.1", 0).start()
+    stop = threading.Event()
+    rss: list[tuple[float, float]] = []
+
+    def drive() -> None:  # time passes for both clocks; jobs churn every 30 s
+        started = time.monotonic()
+        last_churn = started
+        while not stop.wait(0.25):
+            clock.advance(0.25)
+            if time.monotonic() - last_churn >= 30:
+                last_churn = time.monotonic()
+                call("churn", max(1, n // 100))
+                call("advance", 30)
+                rss.append((round(last_churn - started), _rss_now_mb()))
+
+    driver = threading.Thread(target=drive, daemon=True)
+    driver.start()
+    requests_before = call("count")
+    receive, send = ctx.Pipe()
+    load = ctx.Process(target=scraper_process, daemon=True,
+                       args=(server.url + "/metrics", seconds, scrapers, 1.0, send))
+    load.start()
+    latencies = receive.recv()
+    load.join(timeout=60)
+    stop.set()
+    api_requests = call("count") - requests_before
+    server.stop()
+    exporter.close()
+    call("stop")
+    return {
+        "n": n, "scrapers": scrapers, "seconds": seconds, "scrapes": len(latencies),
+        "p50_ms": percentile(latencies, 0.5) * 1000, "p90_ms": percentile(latencies, 0.9) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "max_ms": max(latencies) * 1000, "api_requests": api_requests,
+        "rss_mb_over_time": rss, "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def soak_report(result: dict[str, Any]) -> str:
+    rss = ", ".join(f"{t}s: {mb:.0f}" for t, mb in result["rss_mb_over_time"])
+    return (f"Soak: {result['scrapers']} scrapers, each every second, for "
+            f"{result['seconds']:.0f} s against N = {result['n']:,} jobs "
+            f"(jobs churning 1 % per 30 s, refresh every 30 s):\n\n"
+            f"- scrapes: {result['scrapes']:,}; latency p50 {result['p50_ms']:.1f} ms, "
+            f"p90 {result['p90_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+            f"max {result['max_ms']:.1f} ms\n"
+            f"- API requests during the soak: {result['api_requests']:,}\n"
+            f"- RSS over time (MB): {rss}\n"
+            f"- peak RSS: {result['peak_rss_mb']:.0f} MB\n")
+
+
 # --------------------------------------------------------------- report
 
 TARGETS = {
@@ -331,10 +414,20 @@ def main() -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md")
+    parser.add_argument("--soak", type=float, metavar="SECONDS",
+                        help="instead: a soak run of 50 scrapers against 10,000 jobs")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child mode
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_size(args.one)))
+        return 0
+    if args.soak:
+        result = run_soak(10_000, 50, args.soak)
+        print(soak_report(result))
+        if args.write:
+            path = ROOT / "benchmarks" / "RESULTS.md"
+            path.write_text(path.read_text() + "\n" + soak_report(result)
+                            + "\nReproduce: `python benchmarks/bench.py --soak 600`\n")
         return 0
     results = []
     for n in (int(s) for s in args.sizes.split(",")):

@@ -148,9 +148,7 @@ def _serve(argv: list[str]) -> int:
     if args.demo:
         from exporter.demo import run_demo
 
-        if web_config is not None:  # needs run_demo(..., web_config=...) in exporter/demo.py
-            return run_demo(host, port, wait_for_stop, web_config=web_config)
-        return run_demo(host, port, wait_for_stop)
+        return run_demo(host, port, wait_for_stop, web_config=web_config)
     if not args.config_file:
         parser.error("--config.file is required (or use --demo)")
     try:

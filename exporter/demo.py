@@ -10,6 +10,7 @@ from exporter.app import Exporter
 from exporter.config import AccountConfig, AuthConfig, Config, RefreshConfig
 from exporter.http_server import MetricsServer
 from exporter.simulator import Simulator
+from exporter.web_config import WebConfigFile
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +38,11 @@ def start_demo_simulator(host: str = "127.0.0.1", port: int = SIMULATOR_PORT) ->
         return simulator.start(host=host, port=0)  # the usual port is taken: any port
 
 
-def run_demo(host: str, port: int, wait: Callable[[], None]) -> int:
+def run_demo(host: str, port: int, wait: Callable[[], None],
+             web_config: WebConfigFile | None = None) -> int:
     simulator = start_demo_simulator()
     exporter = Exporter(demo_config(simulator.v2_endpoint(DEMO_ACCOUNT)))
-    server = MetricsServer(exporter, host, port).start()
+    server = MetricsServer(exporter, host, port, web_config).start()
     exporter.start_background_refresh()
     print(f"AMS simulator (v2 API):  {simulator.v2_endpoint(DEMO_ACCOUNT)}", flush=True)
     print(f"Exporter metrics:        {server.url}/metrics", flush=True)

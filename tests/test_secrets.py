@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import bcrypt
 import pytest
 import requests
 
@@ -19,7 +20,9 @@ from tests.test_lifecycle import free_port
 
 CLIENT_SECRET = "cs-Z9q-UNIQUE-4471-secret"
 BEARER_TOKEN = "tok-Q7w-UNIQUE-8823-bearer"
-SECRETS = (CLIENT_SECRET, BEARER_TOKEN)
+BASIC_PASSWORD = "bp-K3r-UNIQUE-5519-password"
+WRONG_PASSWORD = "bp-wrong-UNIQUE-0042-attempt"
+SECRETS = (CLIENT_SECRET, BEARER_TOKEN, BASIC_PASSWORD, WRONG_PASSWORD)
 
 
 @pytest.fixture
@@ -65,12 +68,15 @@ def test_secrets_stay_out_of_every_output(secret_sim, tmp_path):
     token_path.write_text(BEARER_TOKEN)
     config = tmp_path / "config.yaml"
     config.write_text(config_text(secret_sim, token_path))
+    password_hash = bcrypt.hashpw(BASIC_PASSWORD.encode(), bcrypt.gensalt(4)).decode()
+    web = tmp_path / "web.yml"
+    web.write_text(f"basic_auth_users:\n  prom: '{password_hash}'\n")
     env = {**os.environ, "AMS_TEST_SECRET": CLIENT_SECRET,
            "REQUESTS_CA_BUNDLE": secret_sim.ca_cert_path}
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "exporter", "--config.file", str(config), "--log.level",
-         "debug", "--web.listen-address", f"127.0.0.1:{port}"],
+         "debug", "--web.listen-address", f"127.0.0.1:{port}", "--web.config.file", str(web)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -81,8 +87,11 @@ def test_secrets_stay_out_of_every_output(secret_sim, tmp_path):
                 return False
 
         assert wait_until(ready, timeout=30)
-        metrics = requests.get(url + "/metrics", timeout=30).text
-        landing = requests.get(url + "/", timeout=10).text
+        refused = requests.get(url + "/metrics", timeout=30, auth=("prom", WRONG_PASSWORD))
+        assert refused.status_code == 401
+        metrics = requests.get(url + "/metrics", timeout=30, auth=("prom", BASIC_PASSWORD)).text
+        landing = requests.get(url + "/", timeout=10, auth=("prom", BASIC_PASSWORD)).text
+        denied_page = refused.text
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=15)
@@ -95,6 +104,8 @@ def test_secrets_stay_out_of_every_output(secret_sim, tmp_path):
     assert_no_secret(output, "the debug log")
     assert_no_secret(metrics, "the metrics")
     assert_no_secret(landing, "the landing page")
+    assert_no_secret(denied_page, "the 401 answer")
+    assert password_hash not in output + metrics + landing
     for request in secret_sim.requests:
         assert CLIENT_SECRET not in request.path
 
