@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import requests
 
@@ -92,6 +93,16 @@ class Transport:
     def _observe(self, code: str, seconds: float) -> None:
         if self.observe is not None:
             self.observe(code, seconds)
+
+
+def json_body(response: requests.Response) -> Any:
+    """The decoded body of a 200 answer; any other answer becomes its ApiError."""
+    if response.status_code != 200:
+        raise error_from(response)
+    try:
+        return response.json()
+    except ValueError:
+        raise ApiError("response body is not valid JSON", 200) from None
 
 
 def error_from(response: requests.Response) -> ApiError:

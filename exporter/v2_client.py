@@ -12,7 +12,7 @@ import requests
 from exporter.model import Listing
 from exporter.odata import any_of, datetime_literal, string_literal
 from exporter.states import ACTIVE_STATES, JobState
-from exporter.transport import ApiError, Transport, error_from
+from exporter.transport import ApiError, Transport, json_body
 from exporter.v2_records import (
     MalformedPage,
     MalformedRecord,
@@ -149,12 +149,7 @@ class V2Client:
             self._resolve_redirect(response)
             response = self.transport.get(self.endpoint + relative, self.headers)
         self._endpoint_resolved = True
-        if response.status_code != 200:
-            raise error_from(response)
-        try:
-            return response.json()
-        except ValueError:
-            raise ApiError("response body is not valid JSON", 200) from None
+        return json_body(response)
 
     def _resolve_redirect(self, response: requests.Response) -> None:
         """The legacy global endpoint answers the first call with a 301 to the

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from exporter.model import Job, Listing
 from exporter.odata import any_of, string_literal
 from exporter.states import ACTIVE_STATES, JobState
-from exporter.transport import ApiError, Transport, error_from
+from exporter.transport import ApiError, Transport, json_body
 from exporter.v2_records import MalformedRecord
 from exporter.v3_records import parse_job
 
@@ -100,7 +100,7 @@ class V3Client:
         response = self.transport.get(url, {"Accept": "application/json"})
         if response.status_code == 404:
             return None
-        body = self._body(response)
+        body = json_body(response)
         try:
             return parse_job(body, transform)
         except MalformedRecord as exc:
@@ -115,7 +115,7 @@ class V3Client:
         whole query); the link must stay on the ARM endpoint the token is for."""
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
-            body = self._body(self.transport.get(url, {"Accept": "application/json"}))
+            body = json_body(self.transport.get(url, {"Accept": "application/json"}))
             items = body.get("value") if isinstance(body, dict) else None
             if not isinstance(items, list):
                 raise ApiError("response is not an ARM collection")
@@ -130,12 +130,3 @@ class V3Client:
             seen.add(next_link)
             url = next_link
         raise ApiError(f"more than {MAX_PAGES} pages")
-
-    @staticmethod
-    def _body(response: Any) -> Any:
-        if response.status_code != 200:
-            raise error_from(response)
-        try:
-            return response.json()
-        except ValueError:
-            raise ApiError("response body is not valid JSON", 200) from None

@@ -3,6 +3,10 @@ built from YAML text, and a parser for the exposition."""
 
 from __future__ import annotations
 
+import queue
+import re
+import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -116,3 +120,33 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0,
             return True
         time.sleep(interval)
     return condition()
+
+
+def output_lines(process: subprocess.Popen[str]) -> queue.Queue[str]:
+    """A queue fed with a child process's output by a thread, so reading it with a
+    timeout never blocks a test on a process that prints nothing."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+def wait_for_line(lines: queue.Queue[str], pattern: str, timeout: float = 30.0) -> re.Match[str]:
+    """The first output line matching `pattern`, or an AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        seen.append(line)
+        match = re.search(pattern, line)
+        if match:
+            return match
+    raise AssertionError(f"no line matching {pattern!r}; got: {''.join(seen)!r}")

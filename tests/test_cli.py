@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -16,7 +14,14 @@ import requests
 
 from exporter.simulator import SimJob
 from exporter.states import JobState
-from tests.conftest import T0, parse_exposition, v2_config, wait_until
+from tests.conftest import (
+    T0,
+    output_lines,
+    parse_exposition,
+    v2_config,
+    wait_for_line,
+    wait_until,
+)
 
 
 def test_once_prints_the_exposition(simulator, tmp_path: Path, token_file: str):
@@ -49,28 +54,9 @@ def _start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Pop
 
 
 def _read_url(process: subprocess.Popen[str], label: str, timeout: float = 30.0) -> str:
-    """The URL printed after `label`, read with a deadline (a reader thread, so a
-    process that prints nothing cannot hang the test)."""
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        seen.append(line)
-        match = re.search(re.escape(label) + r"\s+(http://\S+)", line)
-        if match:
-            return match.group(1)
-    raise AssertionError(f"no '{label}' line printed; got: {''.join(seen)!r}")
+    """The URL printed after `label`."""
+    return wait_for_line(output_lines(process), re.escape(label) + r"\s+(http://\S+)",
+                         timeout).group(1)
 
 
 def _transitions(url: str) -> float:

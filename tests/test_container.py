@@ -21,7 +21,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +31,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import __version__
+from tests.conftest import output_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE_TOOL = ROOT.parent / "shared" / "tools" / "image"
@@ -160,19 +160,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _lines(process: subprocess.Popen[str]) -> queue.Queue[str]:
-    """A queue fed with the process's output by a thread (reads never block the test)."""
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return lines
-
-
 def _stop(process: subprocess.Popen[str]) -> None:
     """Stop a process started in its own session: SIGTERM first (for `image run`, to the
     exporter inside, so the tool's exit trap unmounts the image), then the group."""
@@ -210,7 +197,7 @@ def simulator() -> Iterator[str]:
          "--jobs", "60", "--seed", "5", "--accounts", "media", "--no-auth"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True)
-    lines = _lines(process)
+    lines = output_lines(process)
     try:
         deadline = time.monotonic() + 60
         endpoint = None
@@ -301,7 +288,7 @@ def test_exporter_in_the_image_serves_job_metrics_as_uid_65532(
     process = subprocess.Popen(["bash", str(IMAGE_TOOL), "run", ref, *command],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                stdin=subprocess.DEVNULL, start_new_session=True)
-    output = _lines(process)
+    output = output_lines(process)
     url = f"http://127.0.0.1:{port}"
 
     def log() -> str:

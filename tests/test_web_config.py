@@ -6,14 +6,11 @@ import base64
 import datetime
 import logging
 import os
-import queue
-import re
 import signal
 import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,7 +35,7 @@ from exporter.web_config import (
     parse_basic_authorization,
     parse_web_config,
 )
-from tests.conftest import v2_config
+from tests.conftest import output_lines, v2_config, wait_for_line
 
 PASSWORD = "correct horse battery staple"
 #: Cost 4 keeps the tests fast; test_htpasswd_2y_hash_is_accepted covers cost 10.
@@ -628,28 +625,9 @@ def _serving(args: list[str]) -> Iterator[str]:
     """Run `serve`; yield the URL it logs (read with a deadline by a reader thread)."""
     process = subprocess.Popen([sys.executable, "-m", "exporter", *args],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
+    lines = output_lines(process)
     try:
-        deadline, seen = time.monotonic() + 30, []
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            seen.append(line)
-            match = re.search(r" on (https?://\S+)/metrics", line)
-            if match:
-                yield match.group(1)
-                break
-        else:
-            raise AssertionError(f"no URL logged: {''.join(seen)!r}")
+        yield wait_for_line(lines, r" on (https?://\S+)/metrics").group(1)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
