@@ -25,6 +25,8 @@ class JobStore:
         self._jobs: list[SimJob] = []
         self._key_of: dict[str, _Key] = {}
         self._seq = 0
+        #: Bumped by every change, so readers can cache what they derived from the jobs.
+        self.version = 0
 
     def __len__(self) -> int:
         with self._lock:
@@ -32,6 +34,7 @@ class JobStore:
 
     def add(self, job: SimJob) -> None:
         with self._lock:
+            self.version += 1
             if job.id in self._key_of:
                 raise ValueError(f"duplicate job id {job.id!r}")
             key = (job.created, self._seq)
@@ -49,11 +52,13 @@ class JobStore:
     def update(self, job_id: str, change: Callable[[SimJob], SimJob]) -> None:
         """Swap a job for `change(job)`; its place in the order is kept."""
         with self._lock:
+            self.version += 1
             index = self._index(self._key_of[job_id])
             self._jobs[index] = change(self._jobs[index])
 
     def remove(self, job_id: str) -> None:
         with self._lock:
+            self.version += 1
             index = self._index(self._key_of.pop(job_id))
             del self._keys[index]
             del self._jobs[index]
@@ -69,6 +74,7 @@ class JobStore:
         with self._lock:
             cut = bisect.bisect_left(self._keys, (created_before, -1))
             cut = max(cut, len(self._jobs) - keep_at_most)
+            self.version += 1
             for job in self._jobs[:cut]:
                 del self._key_of[job.id]
             del self._keys[:cut]

@@ -57,6 +57,7 @@ class V2Service:
         self.token_validator = token_validator
         self.accounts: dict[str, V2Account] = {}
         self.legacy_target: str | None = None  # account the legacy endpoint redirects to
+        self._matching_cache: tuple[tuple[object, ...], list[SimJob]] | None = None
 
     def add_account(self, name: str, metadata_base: str | None = None) -> None:
         if _ACCOUNT_NAME.fullmatch(name) is None:
@@ -162,6 +163,20 @@ class V2Service:
         )
         return Response(200, body, [("Content-Type", VERBOSE if verbose else LIGHT)])
 
+    def _matching(self, account: V2Account, options: QueryOptions, now: float) -> list[SimJob]:
+        """The jobs matching the filter now. A client paging through a listing asks
+        the same question page after page, so the answer is kept until the jobs, the
+        clock or the filter change (without this, paging is quadratic in the jobs)."""
+        assert options.filter is not None
+        key = (id(account), account.store.version, now, options.filter.text)
+        cached = self._matching_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        jobs = [job for job in account.store.visible(now)
+                if options.filter.matches(_record(job, now))]
+        self._matching_cache = (key, jobs)
+        return jobs
+
     def _records(
         self, route: routes.Route, account: V2Account, options: QueryOptions
     ) -> list[Record] | None:
@@ -169,10 +184,10 @@ class V2Service:
         now = self.clock()
         records: Iterable[Record]
         if route.kind == routes.JOBS:
-            jobs = account.store.visible(now)
             if options.filter is None:  # page first: only the page's jobs get rendered
-                return [_record(j, now) for j in _page(jobs, options)]
-            records = (_record(j, now) for j in jobs)
+                return [_record(j, now) for j in _page(account.store.visible(now), options)]
+            return [_record(j, now) for j in _page(self._matching(account, options, now),
+                                                    options)]
         else:
             job = account.store.get(route.job_id or "")
             view = None if job is None else view_job(job, now)
