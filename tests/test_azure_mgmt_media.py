@@ -10,8 +10,11 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.identity import ClientSecretCredential
 from azure.mgmt.media import AzureMediaServices
 
+from exporter.app import Exporter
+from exporter.config import parse_config
 from exporter.simulator import ManualClock, Simulator
 from exporter.states import JobState
+from tests.conftest import parse_exposition
 
 T0 = 1767225600.0  # 2026-01-01T00:00:00Z
 JOBS = 1250  # more than two pages of 500
@@ -83,3 +86,44 @@ def test_filter_orderby_and_not_found(sim: Simulator, client: AzureMediaServices
     job = client.jobs.get(arm.resource_group, arm.account_name, "thumbnails",
                           sim.generate_jobs("acct1", 1, T0 - 10, T0 - 5, "thumbnails")[0])
     assert job.state == sim.job_state("acct1", job.name, "thumbnails").name
+
+
+def test_the_exporter_exports_what_the_official_client_reads(
+    sim: Simulator, client: AzureMediaServices
+) -> None:
+    arm = sim.arm_account("acct1")
+    official = {(t, job.name): job.state
+                for t in ("encode-720p", "thumbnails")
+                for job in client.jobs.list(arm.resource_group, arm.account_name, t)}
+    config = parse_config(f"""
+refresh: {{min_interval: 0s, timeout: 20s}}
+retention: {{finished: 2d, failed: 2d}}
+lookback: 2d
+accounts:
+  - name: acct1
+    api: v3
+    subscription_id: {arm.subscription_id}
+    resource_group: {arm.resource_group}
+    account_name: {arm.account_name}
+    arm_endpoint: {sim.arm_endpoint}
+    auth:
+      method: client_secret
+      tenant_id: tenant1
+      client_id: client1
+      client_secret: secret1
+      authority_host: {sim.aad_authority}
+""", {})
+    exporter = Exporter(config, clock=sim.clock, environ={})
+    try:
+        exporter.refresh_due()
+        metrics = parse_exposition(exporter.text())
+    finally:
+        exporter.close()
+    assert metrics.value("ams_up", account="acct1") == 1
+    exported = {}
+    for labels, value in metrics.find("ams_job_state").items():
+        if value == 1:
+            label = dict(labels)
+            exported[(label["transform"], label["job_id"])] = label["state"]
+    assert len(official) == JOBS + 30
+    assert exported == official
