@@ -142,3 +142,29 @@ def test_a_vanished_v3_job_is_looked_up_and_removed(v3_sim, clock, make_exporter
     v3_sim.remove_job("prod", "job-running", transform="encode-720p")
     clock.advance(30)
     assert "job-running" not in scrape(exporter).job_ids("prod")
+
+
+def test_a_429_burst_is_waited_out_while_other_accounts_refresh(v3_sim, clock, make_exporter):
+    v2 = f"""
+  - name: acct
+    endpoint: {v3_sim.v2_endpoint("acct")}
+    auth: {{method: token_file, path: TOKEN}}
+"""
+    exporter = make_exporter(config(v3_account(v3_sim), v2))
+    scrape(exporter)
+    v3_sim.set_faults(account="prod", throttle_rate=1.0, retry_after=5)
+    clock.advance(1)
+    throttled = scrape(exporter)
+    assert throttled.value("ams_up", account="prod") == 0
+    assert throttled.value("ams_api_throttled_total", account="prod") == 1
+    assert throttled.value("ams_api_requests_total", account="prod", code="429") == 1
+    sent = v3_sim.request_count(account="prod")
+    v3_sim.set_faults(account="prod")
+    v2_before = v3_sim.request_count(account="acct")
+    for _ in range(9):
+        clock.advance(0.5)
+        assert scrape(exporter).value("ams_up", account="acct") == 1
+    assert v3_sim.request_count(account="prod") == sent  # nothing within Retry-After
+    assert v3_sim.request_count(account="acct") == v2_before + 9
+    clock.advance(0.6)
+    assert scrape(exporter).value("ams_up", account="prod") == 1
