@@ -59,6 +59,15 @@ def make_source(account: AccountConfig, config: Config, transport: Transport) ->
                     config.lookback)
 
 
+def _can_keep(refresher: AccountRefresher, account: AccountConfig, config: Config) -> bool:
+    """An account survives a reload with its jobs and counters when nothing its
+    client or listing was built from has changed (the request timeout and the
+    lookback are baked into those; retention and intervals are read live)."""
+    old = refresher.config
+    return (refresher.account == account and old.refresh.timeout == config.refresh.timeout
+            and old.lookback == config.lookback)
+
+
 def _in_daemon_thread(work: Callable[[], None], name: str) -> Future[None]:
     """Run `work` in a daemon thread. Refreshes are single-flight per account, so
     there is at most one per account; being daemons, a refresh stuck on a slow API
@@ -116,7 +125,7 @@ class Exporter:
         self.reload_status = reload_status or ReloadStatus()
         for account in config.accounts:
             kept = (reuse or {}).get(account.name)
-            if kept is not None and kept.refresher.account == account:
+            if kept is not None and _can_keep(kept.refresher, account, config):
                 kept.refresher.config = config  # new retention/refresh settings apply
                 self.views.append(kept)
                 continue
