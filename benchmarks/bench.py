@@ -36,6 +36,7 @@ import requests  # noqa: E402
 from exporter.app import Exporter  # noqa: E402
 from exporter.config import parse_config  # noqa: E402
 from exporter.http_server import MetricsServer  # noqa: E402
+from exporter.malloc import limit_malloc_arenas  # noqa: E402
 from exporter.simulator import ManualClock, SimJob, Simulator  # noqa: E402
 from exporter.states import JobState  # noqa: E402
 
@@ -410,6 +411,7 @@ def report(results: list[dict[str, Any]]) -> str:
 
 
 def main() -> int:
+    limit_malloc_arenas()  # as the exporter's command line does
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,100000")

@@ -78,7 +78,8 @@ class Snapshot:
     generation: int = field(default_factory=lambda: next(_generations))
 
     @classmethod
-    def of(cls, account: str, jobs: dict[JobKey, Job]) -> Snapshot:
+    def of(cls, account: str, jobs: dict[JobKey, Job],
+           previous: Snapshot | None = None) -> Snapshot:
         counts: Counter[tuple[str, JobState]] = Counter()
         oldest: dict[tuple[str, JobState], float] = {}
         for job in jobs.values():
@@ -86,7 +87,9 @@ class Snapshot:
             counts[key] += 1
             if job.created < oldest.get(key, float("inf")):
                 oldest[key] = job.created
-        return cls(jobs, render_account(account, list(jobs.values())), counts, oldest)
+        rendered = render_account(account, jobs.values(),
+                                  previous.rendered if previous is not None else None)
+        return cls(jobs, rendered, counts, oldest)
 
 
 @dataclass
@@ -285,7 +288,7 @@ class AccountRefresher:
 
     def _publish(self, jobs: dict[JobKey, Job]) -> None:
         """Swap in a new snapshot (one assignment, so scrapes see old or new, whole)."""
-        self.snapshot = Snapshot.of(self.name, jobs)
+        self.snapshot = Snapshot.of(self.name, jobs, self.snapshot)
 
     def _drop_expired(self, now: float) -> None:
         """Retention also runs when a refresh fails, so no series outlives it."""

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from exporter import __version__
 from exporter.config import ConfigError, load_config
 from exporter.logs import LEVELS, setup_logging
+from exporter.malloc import limit_malloc_arenas
 
 log = logging.getLogger("exporter")
 
@@ -68,6 +69,7 @@ def _serve_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    limit_malloc_arenas()  # before any thread starts
     args_list = list(sys.argv[1:] if argv is None else argv)
     command = args_list.pop(0) if args_list and args_list[0] in COMMANDS else "serve"
     try:

@@ -23,6 +23,8 @@ from exporter.states import JobState
 
 GZIP_LEVEL = 1  # speed over size: members are rebuilt at every refresh
 _BATCH = 2000  # jobs rendered per chunk fed to the compressor
+#: Jobs are rendered in blocks by creation time, an hour of jobs per block.
+BLOCK_SECONDS = 3600
 
 #: (name, help) of the per-job families, in exposition order.
 STATIC_FAMILIES: tuple[tuple[str, str], ...] = (
@@ -64,14 +66,26 @@ def _num(value: float) -> str:
 
 
 @dataclass(frozen=True)
-class RenderedAccount:
-    """One account's per-job series, as cached gzip members per family, plus what
-    the scrape needs to render the time-dependent ones."""
+class RenderedBlock:
+    """The series of the jobs created within one bucket of time: the unit that is
+    re-rendered when one of its jobs changes. New jobs and state changes cluster in
+    the newest buckets and retention removes the oldest, so a steady-state refresh
+    renders a few blocks instead of every job."""
 
+    jobs: tuple[Job, ...]
     static: dict[str, bytes]
     running_final: bytes
     ages: tuple[tuple[str, float], ...]  # (label prefix, created)
     running_active: tuple[tuple[str, float | None], ...]  # (label prefix, start time)
+
+
+@dataclass(frozen=True)
+class RenderedAccount:
+    """One account's per-job series, as cached gzip members per block and family,
+    plus what the scrape needs to render the time-dependent ones."""
+
+    blocks: tuple[RenderedBlock, ...]
+    by_bucket: dict[int, RenderedBlock]
 
 
 def label_prefix(account: str, job: Job) -> str:
@@ -80,16 +94,29 @@ def label_prefix(account: str, job: Job) -> str:
             f'job_id="{escape(job.job_id)}",job_name="{escape(job.name)}"')
 
 
-def render_account(account: str, jobs: list[Job]) -> RenderedAccount:
-    prefixes = [label_prefix(account, job) for job in jobs]
-    pairs = list(zip(prefixes, jobs, strict=True))
-    static = {name: gzip_member(_batched(pairs, _LINE_WRITERS[name]))
-              for name, _ in STATIC_FAMILIES}
+def render_account(account: str, jobs: Iterable[Job],
+                   previous: RenderedAccount | None = None) -> RenderedAccount:
+    """Render the jobs, reusing every block of `previous` whose jobs are unchanged."""
+    buckets: dict[int, list[Job]] = {}
+    for job in jobs:
+        buckets.setdefault(int(job.created // BLOCK_SECONDS), []).append(job)
+    blocks = {}
+    for bucket in sorted(buckets):
+        members = tuple(sorted(buckets[bucket], key=lambda j: (j.created, j.key)))
+        old = previous.by_bucket.get(bucket) if previous is not None else None
+        blocks[bucket] = old if old is not None and old.jobs == members \
+            else _render_block(account, members)
+    return RenderedAccount(tuple(blocks.values()), blocks)
+
+
+def _render_block(account: str, jobs: tuple[Job, ...]) -> RenderedBlock:
+    pairs = [(label_prefix(account, job), job) for job in jobs]
     finals = [(p, j) for p, j in pairs if j.state.is_final]
-    running_final = gzip_member(_batched(finals, _running_final_lines))
-    return RenderedAccount(
-        static=static,
-        running_final=running_final,
+    return RenderedBlock(
+        jobs=jobs,
+        static={name: gzip_member(_batched(pairs, _LINE_WRITERS[name]))
+                for name, _ in STATIC_FAMILIES},
+        running_final=gzip_member(_batched(finals, _running_final_lines)),
         ages=tuple((p, j.created) for p, j in pairs),
         running_active=tuple((p, j.start_time) for p, j in pairs if not j.state.is_final),
     )
@@ -155,18 +182,19 @@ _HEADERS = {name: gzip_member([header(name, help_text)])
 
 def per_job_members(accounts: list[RenderedAccount], now: float) -> Iterator[bytes]:
     """The per-job families of all accounts as gzip members, in family order."""
+    blocks = [block for rendered in accounts for block in rendered.blocks]
     for name, _ in STATIC_FAMILIES:
         yield _HEADERS[name]
-        for rendered in accounts:
-            yield rendered.static[name]
+        for block in blocks:
+            yield block.static[name]
     yield _HEADERS[RUNNING[0]]
-    for rendered in accounts:
-        yield rendered.running_final
+    for block in blocks:
+        yield block.running_final
     yield gzip_member(
         "".join(f"{RUNNING[0]}{p}}} {_num(0.0 if start is None else max(0.0, now - start))}\n"
-                for p, start in rendered.running_active)
-        for rendered in accounts)
+                for p, start in block.running_active)
+        for block in blocks)
     yield _HEADERS[AGE[0]]
     yield gzip_member(
-        "".join(f"{AGE[0]}{p}}} {_num(max(0.0, now - created))}\n" for p, created in r.ages)
-        for r in accounts)
+        "".join(f"{AGE[0]}{p}}} {_num(max(0.0, now - created))}\n" for p, created in block.ages)
+        for block in blocks)
