@@ -210,17 +210,18 @@ class Exporter:
         snapshots = [view.refresher.snapshot for view in self.views]
         encoder, content_type = choose_encoder(accept)
         summary = encoder(_Families(self.summary.families(snapshots, now)))
-        parts = [self._per_job_body(snapshots, now), gzip_member([summary.decode("utf-8")])]
+        parts = [*self._per_job_body(snapshots, now), gzip_member([summary.decode("utf-8")])]
         if gzip_ok:
             return parts, content_type, "gzip"
         return [gzip.decompress(part) for part in parts], content_type, None
 
-    def _per_job_body(self, snapshots: list[Snapshot], now: float) -> bytes:
+    def _per_job_body(self, snapshots: list[Snapshot], now: float) -> list[bytes]:
         return self._renders.get(snapshots, tuple(s.generation for s in snapshots), now)
 
     @staticmethod
-    def _render_per_job(snapshots: Sequence[Snapshot], now: float) -> bytes:
-        return b"".join(per_job_members([s.rendered for s in snapshots], now))
+    def _render_per_job(snapshots: Sequence[Snapshot], now: float) -> list[bytes]:
+        """The members, not joined: the cached blocks are shared, not copied."""
+        return list(per_job_members([s.rendered for s in snapshots], now))
 
     def text(self) -> str:
         """The exposition in the text format (for `once` and tests)."""

@@ -24,18 +24,18 @@ SERVE_STALE_SECONDS = 2.0
 class _Render:
     generations: tuple[int, ...]
     rendered_at: float
-    body: bytes
+    body: list[bytes]
 
 
 class RenderCache:
-    def __init__(self, render: Callable[[Sequence[object], float], bytes]) -> None:
+    def __init__(self, render: Callable[[Sequence[object], float], list[bytes]]) -> None:
         self.render = render
         self._cached: _Render | None = None
         self._render_lock = threading.Lock()  # one render at a time (single flight)
         self._background: threading.Thread | None = None
 
     def get(self, snapshots: Sequence[object], generations: tuple[int, ...],
-            now: float) -> bytes:
+            now: float) -> list[bytes]:
         cached = self._cached
         if cached is not None and cached.generations == generations:
             age = now - cached.rendered_at
@@ -52,7 +52,7 @@ class RenderCache:
             return self._render(snapshots, generations, now)
 
     def _render(self, snapshots: Sequence[object], generations: tuple[int, ...],
-                now: float) -> bytes:
+                now: float) -> list[bytes]:
         body = self.render(snapshots, now)
         self._cached = _Render(generations, now, body)
         return body

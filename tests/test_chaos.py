@@ -110,7 +110,7 @@ accounts:{v2}
         sim.clear_faults("slow")
         for feed in feeds:
             feed.stop()
-        for _ in range(3):  # two refresh intervals and one more scrape
+        for _ in range(2):  # two refresh intervals (min_interval is 1 s)
             clock.advance(1.0)
             exporter.refresh_due(timeout=10)
         final = parse_exposition(exporter.text())

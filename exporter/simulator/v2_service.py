@@ -35,6 +35,12 @@ class V2Account:
     store: JobStore = field(default_factory=JobStore)
 
 
+#: `Id eq '...'` alone, as the seed document polls one job at a time. The real
+#: service surely answers it from an index; a scan here would make the benchmark's
+#: comparison with that method measure the simulator instead.
+_SINGLE_ID = re.compile(r"\s*Id eq '((?:[^']|'')*)'\s*")
+
+
 def _page(items: Iterable[_T], options: QueryOptions) -> list[_T]:
     return list(islice(items, options.skip, options.skip + options.top))
 
@@ -172,8 +178,14 @@ class V2Service:
         cached = self._matching_cache
         if cached is not None and cached[0] == key:
             return cached[1]
-        jobs = [job for job in account.store.visible(now)
-                if options.filter.matches(_record(job, now))]
+        single = _SINGLE_ID.fullmatch(options.filter.text)
+        if single is not None:  # the seed document's query: answered from the index
+            job = account.store.get(single.group(1).replace("''", "'"))
+            visible = job is not None and view_job(job, now) is not None
+            jobs = [job] if visible else []
+        else:
+            jobs = [job for job in account.store.visible(now)
+                    if options.filter.matches(_record(job, now))]
         self._matching_cache = (key, jobs)
         return jobs
 
