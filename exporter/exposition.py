@@ -73,10 +73,10 @@ class RenderedBlock:
     renders a few blocks instead of every job."""
 
     jobs: tuple[Job, ...]
+    prefixes: tuple[str, ...]  # the jobs' label prefixes, in the same order
     static: dict[str, bytes]
     running_final: bytes
-    ages: tuple[tuple[str, float], ...]  # (label prefix, created)
-    running_active: tuple[tuple[str, float | None], ...]  # (label prefix, start time)
+    active: tuple[int, ...]  # positions of the jobs that are not final
 
 
 @dataclass(frozen=True)
@@ -110,15 +110,16 @@ def render_account(account: str, jobs: Iterable[Job],
 
 
 def _render_block(account: str, jobs: tuple[Job, ...]) -> RenderedBlock:
-    pairs = [(label_prefix(account, job), job) for job in jobs]
+    prefixes = tuple(label_prefix(account, job) for job in jobs)
+    pairs = list(zip(prefixes, jobs, strict=True))
     finals = [(p, j) for p, j in pairs if j.state.is_final]
     return RenderedBlock(
         jobs=jobs,
+        prefixes=prefixes,
         static={name: gzip_member(_batched(pairs, _LINE_WRITERS[name]))
                 for name, _ in STATIC_FAMILIES},
         running_final=gzip_member(_batched(finals, _running_final_lines)),
-        ages=tuple((p, j.created) for p, j in pairs),
-        running_active=tuple((p, j.start_time) for p, j in pairs if not j.state.is_final),
+        active=tuple(i for i, job in enumerate(jobs) if not job.state.is_final),
     )
 
 
@@ -190,11 +191,16 @@ def per_job_members(accounts: list[RenderedAccount], now: float) -> Iterator[byt
     yield _HEADERS[RUNNING[0]]
     for block in blocks:
         yield block.running_final
-    yield gzip_member(
-        "".join(f"{RUNNING[0]}{p}}} {_num(0.0 if start is None else max(0.0, now - start))}\n"
-                for p, start in block.running_active)
-        for block in blocks)
+    yield gzip_member("".join(_running_active_lines(block, now)) for block in blocks)
     yield _HEADERS[AGE[0]]
     yield gzip_member(
-        "".join(f"{AGE[0]}{p}}} {_num(max(0.0, now - created))}\n" for p, created in block.ages)
+        "".join(f"{AGE[0]}{p}}} {_num(max(0.0, now - job.created))}\n"
+                for p, job in zip(block.prefixes, block.jobs, strict=True))
         for block in blocks)
+
+
+def _running_active_lines(block: RenderedBlock, now: float) -> Iterator[str]:
+    for index in block.active:
+        start = block.jobs[index].start_time
+        value = 0.0 if start is None else max(0.0, now - start)
+        yield f"{RUNNING[0]}{block.prefixes[index]}}} {_num(value)}\n"
