@@ -64,6 +64,17 @@ class Collection:
     page_size: int
 
 
+#: What ARM's filters allow for every collection: `properties/...` paths, names
+#: matched case-insensitively, unquoted datetimes, no functions and no `not`.
+_ARM_FILTERS = {
+    "property_paths": True,
+    "case_insensitive_names": True,
+    "bare_datetimes": True,
+    "datetime_prefix": False,
+    "functions": False,
+    "negation": False,
+}
+
 JOBS = Collection(
     name="jobs",
     properties={
@@ -73,12 +84,7 @@ JOBS = Collection(
         "properties/lastModified": EdmType.DATETIME,
     },
     dialect=Dialect(
-        property_paths=True,
-        case_insensitive_names=True,
-        bare_datetimes=True,
-        datetime_prefix=False,
-        functions=False,
-        negation=False,
+        **_ARM_FILTERS,
         enums={ENUM_JOB_STATE: tuple(state.name for state in JobState)},
         enum_properties={"properties/state": ENUM_JOB_STATE},
         operators={
@@ -101,12 +107,7 @@ TRANSFORMS = Collection(
         "properties/lastModified": EdmType.DATETIME,
     },
     dialect=Dialect(
-        property_paths=True,
-        case_insensitive_names=True,
-        bare_datetimes=True,
-        datetime_prefix=False,
-        functions=False,
-        negation=False,
+        **_ARM_FILTERS,
         operators=dict.fromkeys(_ORDERED, _ALL),
     ),
     orderable=_ORDERED,
