@@ -150,8 +150,8 @@ class AccountRefresher:
     def _jobs(self) -> dict[JobKey, Job]:
         return self.snapshot.jobs
 
-    def jobs(self, now: float | None = None) -> list[Job]:
-        """The jobs exported now."""
+    def jobs(self) -> list[Job]:
+        """The jobs exported now (retention is applied when a refresh ends)."""
         return list(self.snapshot.jobs.values())
 
     def is_due(self) -> bool:

@@ -59,17 +59,12 @@ def test_a_slow_refresh_does_not_hold_the_scrape(simulator, make_exporter):
         refresher = exporter.refreshers[0]
         assert wait_until(lambda: not refresher.status.refreshing, timeout=10)
         simulator.set_faults(account=None)
-        assert uid(2) in {dict(k)["job_id"] for k in refresher_jobs(exporter)}
+        assert uid(2) in {job.job_id for job in refresher.jobs()}
         after = parse_exposition(requests.get(url, timeout=10).text)
         assert after.job_ids() == {uid(1), uid(2)}
         assert after.value("ams_stale", account="acct") == 0
     finally:
         server.stop()
-
-
-def refresher_jobs(exporter):
-    now = exporter.clock()
-    return [frozenset({"job_id": j.job_id}.items()) for j in exporter.refreshers[0].jobs(now)]
 
 
 def test_steady_state_refresh_is_one_request_and_sees_the_changes(simulator, clock,
