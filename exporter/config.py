@@ -119,13 +119,18 @@ def load_config(path: str, environ: Mapping[str, str] | None = None) -> Config:
     return parse_config(text, environ if environ is not None else os.environ)
 
 
+def yaml_error_position(exc: yaml.YAMLError) -> str:
+    """` at line L, column C`, or "". Only the position: PyYAML's own message quotes
+    the offending line, which may hold a secret."""
+    mark = getattr(exc, "problem_mark", None)
+    return f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+
+
 def parse_config(text: str, environ: Mapping[str, str]) -> Config:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"config.file: not valid YAML{where}") from None
+        raise ConfigError(f"config.file: not valid YAML{yaml_error_position(exc)}") from None
     if raw is None:
         raw = {}
     return _build_config(_expand_env(raw, "", environ))

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from exporter.config import ConfigError
+from exporter.config import ConfigError, yaml_error_position
 
 log = logging.getLogger(__name__)
 
@@ -157,10 +157,7 @@ def parse_web_config(text: str, base_dir: str) -> WebConfig:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        # Only the position: PyYAML's own message quotes the line, which may hold a hash.
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise WebConfigError(f"not valid YAML{where}") from None
+        raise WebConfigError(f"not valid YAML{yaml_error_position(exc)}") from None
     top = _mapping(raw, "", TOP_KEYS)
     tls = _tls_settings(top.get("tls_server_config"), base_dir)
     return WebConfig(
