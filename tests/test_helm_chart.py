@@ -2,7 +2,7 @@
 with grafana/ and with the exporter's own config validation.
 
 Needs the `helm` binary: .tools/bin/helm (./test.sh installs it with
-../shared/tools/get-helm) or one on PATH. Every manifest is validated offline against
+scripts/get-helm) or one on PATH. Every manifest is validated offline against
 the Kubernetes OpenAPI schemas (kubernetes-validate); the Prometheus Operator kinds,
 which those schemas do not cover, are checked for their required fields here.
 """
@@ -101,7 +101,7 @@ def _helm_binary() -> str:
     found = shutil.which("helm")
     if found:
         return found
-    pytest.fail("helm not found: run ./test.sh, or ../shared/tools/get-helm .tools/bin "
+    pytest.fail("helm not found: run ./test.sh, or scripts/get-helm .tools/bin "
                 "(puts helm into .tools/bin)")
 
 
