@@ -33,12 +33,12 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from exporter.app import Exporter  # noqa: E402
-from exporter.config import parse_config  # noqa: E402
-from exporter.http_server import MetricsServer  # noqa: E402
-from exporter.malloc import limit_malloc_arenas  # noqa: E402
+from exporter.config.model import parse_config  # noqa: E402
+from exporter.jobs.states import JobState  # noqa: E402
+from exporter.runtime.exporter import Exporter  # noqa: E402
+from exporter.runtime.malloc import limit_malloc_arenas  # noqa: E402
 from exporter.simulator import ManualClock, SimJob, Simulator  # noqa: E402
-from exporter.states import JobState  # noqa: E402
+from exporter.web.server import MetricsServer  # noqa: E402
 
 T0 = 1767225600.0
 INTERVAL = 30.0  # refresh interval of the steady state

@@ -15,9 +15,10 @@ import threading
 from collections.abc import Sequence
 
 from exporter import __version__
-from exporter.config import ConfigError, load_config
-from exporter.logs import LEVELS, setup_logging
-from exporter.malloc import limit_malloc_arenas
+from exporter.config.errors import ConfigError
+from exporter.config.model import load_config
+from exporter.runtime.logs import LEVELS, setup_logging
+from exporter.runtime.malloc import limit_malloc_arenas
 
 log = logging.getLogger("exporter")
 
@@ -107,7 +108,7 @@ def _check_config(argv: list[str]) -> int:
 
 
 def _once(argv: list[str]) -> int:
-    from exporter.app import Exporter
+    from exporter.runtime.exporter import Exporter
 
     parser = argparse.ArgumentParser(prog="ams-job-exporter once",
                                      description="Collect once; print the exposition.")
@@ -129,7 +130,7 @@ def _once(argv: list[str]) -> int:
 
 
 def _serve(argv: list[str]) -> int:
-    from exporter.http_server import MetricsServer, parse_listen_address
+    from exporter.web.server import MetricsServer, parse_listen_address
 
     parser = _serve_parser()
     args = parser.parse_args(argv)
@@ -141,14 +142,14 @@ def _serve(argv: list[str]) -> int:
         return 2
     web_config = None
     if args.web_config_file:
-        from exporter.web_config import WebConfigFile
+        from exporter.web.web_config import WebConfigFile
 
         try:
             web_config = WebConfigFile(args.web_config_file)
         except ConfigError as error:
             return _fail_config(error)
     if args.demo:
-        from exporter.demo import run_demo
+        from exporter.runtime.demo import run_demo
 
         return run_demo(host, port, wait_for_stop, web_config=web_config)
     if not args.config_file:
@@ -157,7 +158,7 @@ def _serve(argv: list[str]) -> int:
         config = load_config(args.config_file)
     except ConfigError as error:
         return _fail_config(error)
-    from exporter.service import Service
+    from exporter.runtime.service import Service
 
     try:
         service = Service(args.config_file, config,

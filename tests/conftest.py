@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.app import Exporter
-from exporter.config import Config, parse_config
+from exporter.config.model import Config, parse_config
+from exporter.runtime.exporter import Exporter
 from exporter.simulator import ManualClock, Simulator
 
 #: 2026-01-01T00:00:00Z: a fixed "now" so expected values are exact.

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import pytest
 
-from exporter.app import Exporter
-from exporter.auth import V2_SCOPE, V3_SCOPE, scope_for
-from exporter.config import AuthConfig, parse_config
-from exporter.credentials import CredentialBuilder, authority_kwargs, failure_hint
-from exporter.http_server import landing_page
+from exporter.backends.auth.credentials import CredentialBuilder, authority_kwargs, failure_hint
+from exporter.backends.registry import BACKENDS
+from exporter.config.model import build_config, parse_config
+from exporter.runtime.exporter import Exporter
 from exporter.simulator import SimJob, Simulator, SystemClock
+from exporter.web.server import landing_page
 from tests.conftest import parse_exposition, wait_until
 
 SECRET = "s3cret-Value-7f2a9c"
@@ -146,12 +147,12 @@ def test_credentials_for_each_method_are_built_from_config_and_environment(tmp_p
     builder = CredentialBuilder({"AZURE_TENANT_ID": "t", "AZURE_CLIENT_ID": "c",
                                  "AZURE_FEDERATED_TOKEN_FILE": str(tmp_path / "jwt")})
     kinds = {
-        "default": AuthConfig("default", {}),
-        "client_secret": AuthConfig("client_secret",
-                                    {"client_secret_file": str(secret_file)}),
-        "managed_identity": AuthConfig("managed_identity", {"client_id": "mi"}),
-        "workload_identity": AuthConfig("workload_identity", {}),
-        "azure_cli": AuthConfig("azure_cli", {}),
+        "default": auth("default", {}),
+        "client_secret": auth("client_secret",
+                              {"client_secret_file": str(secret_file)}),
+        "managed_identity": auth("managed_identity", {"client_id": "mi"}),
+        "workload_identity": auth("workload_identity", {}),
+        "azure_cli": auth("azure_cli", {}),
     }
     names = {method: type(builder(auth)).__name__ for method, auth in kinds.items()}
     assert names == {"default": "DefaultAzureCredential",
@@ -161,14 +162,28 @@ def test_credentials_for_each_method_are_built_from_config_and_environment(tmp_p
                      "azure_cli": "AzureCliCredential"}
 
 
+def auth(method: str, options: dict[str, str]) -> Any:
+    """The validated auth section of a config with these settings."""
+    account = {"name": "a", "endpoint": "http://h/api/", "auth": {"method": method, **options}}
+    return build_config({"accounts": [account]}).accounts[0].auth
+
+
+def scope_of(account: dict[str, str]) -> str:
+    [parsed] = build_config({"accounts": [{"name": "a", **account}]}).accounts
+    return BACKENDS[parsed.api].token_scope(parsed)
+
+
 def test_authority_hosts_and_scopes():
     assert authority_kwargs("login.microsoftonline.com") == {
         "authority": "login.microsoftonline.com"}
     assert authority_kwargs("https://127.0.0.1:8443") == {
         "authority": "https://127.0.0.1:8443", "disable_instance_discovery": True}
-    assert scope_for("v2", "https://acct.restv2.westeurope.media.azure.net/api/") == V2_SCOPE
-    assert scope_for("v3", "https://management.azure.com") == V3_SCOPE
-    assert scope_for("v3", "https://management.chinacloudapi.cn") == \
+    assert scope_of({"endpoint": "https://acct.restv2.westeurope.media.azure.net/api/"}) == \
+        "https://rest.media.azure.net/.default"
+    assert scope_of({"api": "v3", "subscription_id": "s", "resource_group": "r"}) == \
+        "https://management.azure.com/.default"
+    assert scope_of({"api": "v3", "subscription_id": "s", "resource_group": "r",
+                     "arm_endpoint": "https://management.chinacloudapi.cn"}) == \
         "https://management.chinacloudapi.cn/.default"
-    assert "AZURE_CLIENT_ID" in failure_hint(AuthConfig("managed_identity", {}), {})
-    assert failure_hint(AuthConfig("managed_identity", {"client_id": "x"}), {}) == ""
+    assert "AZURE_CLIENT_ID" in failure_hint(auth("managed_identity", {}), {})
+    assert failure_hint(auth("managed_identity", {"client_id": "x"}), {}) == ""

@@ -10,10 +10,10 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.identity import ClientSecretCredential
 from azure.mgmt.media import AzureMediaServices
 
-from exporter.app import Exporter
-from exporter.config import parse_config
+from exporter.config.model import parse_config
+from exporter.jobs.states import JobState
+from exporter.runtime.exporter import Exporter
 from exporter.simulator import ManualClock, Simulator
-from exporter.states import JobState
 from tests.conftest import parse_exposition
 
 T0 = 1767225600.0  # 2026-01-01T00:00:00Z

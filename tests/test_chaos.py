@@ -10,14 +10,14 @@ from collections import defaultdict
 
 import requests
 
-from exporter.app import Exporter
-from exporter.auth import NoToken
-from exporter.config import parse_config
-from exporter.http_server import MetricsServer
+from exporter.backends.ams_v2.client import V2Client
+from exporter.backends.ams_v3.client import V3Client
+from exporter.backends.auth.tokens import NoToken
+from exporter.backends.transport import Transport
+from exporter.config.model import parse_config
+from exporter.runtime.exporter import Exporter
 from exporter.simulator import ManualClock, Simulator
-from exporter.transport import Transport
-from exporter.v2_client import V2Client
-from exporter.v3_client import V3Client
+from exporter.web.server import MetricsServer
 from tests.conftest import T0, parse_exposition
 
 BUDGET = 10  # max_requests_per_second of every account

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import requests
 
+from exporter.jobs.states import JobState
 from exporter.simulator import SimJob
-from exporter.states import JobState
 from tests.conftest import (
     T0,
     output_lines,

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config import ConfigError, parse_config, parse_duration
-from exporter.states import JobState
+from exporter.config.errors import ConfigError
+from exporter.config.model import parse_config
+from exporter.config.types import parse_duration
+from exporter.jobs.states import JobState
 
 VALID = """
 refresh: {min_interval: 45s, full_resync: 1h30m, timeout: 20s}

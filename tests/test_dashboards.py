@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.states import JobState
+from exporter.jobs.states import JobState
 from tests.monitoring_helpers import (
     DASHBOARD_DIR,
     DASHBOARDS_DOC,

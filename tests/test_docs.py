@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from exporter.jobs.states import JobState
 from exporter.simulator import SimJob
-from exporter.states import JobState
 from tests.conftest import scrape, v2_config
 from tests.test_end_to_end_v2 import uid
 
@@ -15,7 +15,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
 
 def documented_metrics() -> dict[str, str]:
     """metric name -> type, from the tables of docs/metrics.md."""
-    rows = re.findall(r"^\| `(ams_[a-z_]+)` \| (gauge|counter|histogram) \|",
+    rows = re.findall(r"^\| `((?:ams|process)_[a-z_]+)` \| (gauge|counter|histogram) \|",
                       DOCS.read_text(), flags=re.MULTILINE)
     return dict(rows)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from exporter.jobs.states import JobState
 from exporter.simulator import SimJob, Simulator
-from exporter.states import JobState
 from tests.conftest import T0, scrape
 
 SUB = "11111111-2222-3333-4444-555555555555"

@@ -10,16 +10,21 @@ import hypothesis.strategies as st
 import pytest
 import requests
 
-from exporter.auth import NoToken
-from exporter.model import Listing
-from exporter.odata import string_literal
+from exporter.backends.ams_v2.client import V2Client, filter_clauses_for
+from exporter.backends.ams_v2.records import (
+    MalformedPage,
+    MalformedRecord,
+    collection_entities,
+    parse_job,
+)
+from exporter.backends.ams_v3.records import parse_job as parse_v3_job
+from exporter.backends.auth.tokens import NoToken
+from exporter.backends.odata import string_literal
+from exporter.backends.transport import Transport
+from exporter.jobs.model import Listing
 from exporter.simulator import ManualClock, SimJob, Simulator
 from exporter.simulator.odata_filter import ODATA_V3, parse_filter
 from exporter.simulator.v2_entities import JOBS
-from exporter.transport import Transport
-from exporter.v2_client import V2Client, filter_clauses_for
-from exporter.v2_records import MalformedPage, MalformedRecord, collection_entities, parse_job
-from exporter.v3_records import parse_job as parse_v3_job
 
 SETTINGS = hypothesis.settings(max_examples=300, deadline=None, database=None,
                                suppress_health_check=[hypothesis.HealthCheck.too_slow])

@@ -17,8 +17,8 @@ import os
 import re
 from pathlib import Path
 
-from exporter.app import Exporter
-from exporter.config import parse_config
+from exporter.config.model import parse_config
+from exporter.runtime.exporter import Exporter
 from exporter.simulator import ManualClock, Simulator
 from tests.conftest import T0
 

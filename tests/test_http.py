@@ -9,9 +9,9 @@ import subprocess
 import pytest
 import requests
 
-from exporter.http_server import MetricsServer, parse_listen_address
+from exporter.jobs.states import JobState
 from exporter.simulator import SimJob
-from exporter.states import JobState
+from exporter.web.server import MetricsServer, parse_listen_address
 from tests.conftest import T0, parse_exposition, v2_config
 
 

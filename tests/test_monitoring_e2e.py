@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from exporter.jobs.states import JobState
 from exporter.simulator import SimJob, Simulator, SystemClock
-from exporter.states import JobState
 from tests.monitoring_helpers import (
     ROOT,
     RULES,

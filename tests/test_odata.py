@@ -6,15 +6,20 @@ import re
 
 import pytest
 
-from exporter.odata import (
+from exporter.backends.ams_v2.client import (
+    MAX_QUERY_LENGTH,
+    _encode,
+    filter_clauses_for,
+    id_batches,
+)
+from exporter.backends.odata import (
     DateFormatError,
     datetime_literal,
     parse_datetime,
     string_literal,
 )
-from exporter.selection import literal_prefix
-from exporter.states import JobState
-from exporter.v2_client import MAX_QUERY_LENGTH, _encode, filter_clauses_for, id_batches
+from exporter.jobs.selection import literal_prefix
+from exporter.jobs.states import JobState
 
 
 def test_seed_start_time_in_both_json_flavours() -> None:

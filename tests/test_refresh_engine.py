@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from exporter.http_server import MetricsServer
-from exporter.ratelimit import RateLimiter
+from exporter.backends.ratelimit import RateLimiter
+from exporter.jobs.states import JobState
 from exporter.simulator import ManualClock, SimJob
-from exporter.states import JobState
+from exporter.web.server import MetricsServer
 from tests.conftest import T0, parse_exposition, scrape, v2_config, wait_until
 from tests.test_end_to_end_v2 import uid
 

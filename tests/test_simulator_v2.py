@@ -11,8 +11,8 @@ from urllib.parse import quote, urlsplit
 import pytest
 import requests
 
+from exporter.jobs.states import JobState
 from exporter.simulator import ManualClock, SimJob, Simulator, cli
-from exporter.states import JobState
 
 T0 = 1700000000.0
 SEED_ID = "nb:jid:UUID:f3c43f94-327f-2347-90bb-3bf79f8559f1"

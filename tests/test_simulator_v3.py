@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from exporter.jobs.states import JobState
 from exporter.simulator import ManualClock, SimJob, Simulator, cli
-from exporter.states import JobState
 
 T0 = 1622592000.0  # 2021-06-02T00:00:00Z
 DAY0 = 1622505600.0  # 2021-06-01T00:00:00Z, the day of the official examples

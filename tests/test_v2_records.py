@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from exporter.states import JobState
-from exporter.v2_records import (
+from exporter.backends.ams_v2.records import (
     MalformedPage,
     MalformedRecord,
     collection_entities,
     parse_job,
     summarize_tasks,
 )
+from exporter.jobs.states import JobState
 
 SEED_BODY = (
     '{"odata.metadata":"https://media.windows.net/api/$metadata#Jobs","value":[{"Id":'

@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from exporter.config import ConfigError
-from exporter.http_server import MetricsServer
-from exporter.web_config import (
+from exporter.config.errors import ConfigError
+from exporter.web.server import MetricsServer
+from exporter.web.web_config import (
     BasicAuth,
     WebConfigError,
     WebConfigFile,

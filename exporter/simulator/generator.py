@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from exporter.jobs.states import JobState
 from exporter.simulator.jobs import SimJob
-from exporter.states import JobState
 
 _TITLES = (
     "BigBuckBunny", "Sintel", "Tears of Steel", "Elephants Dream", "Cosmos Laundromat",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from exporter.states import FINAL_STATES, JobState
+from exporter.jobs.states import FINAL_STATES, JobState
 
 # Length assumed for a Processing phase whose planned end is unknown (drives Progress only).
 DEFAULT_PROCESSING_SECONDS = 600.0

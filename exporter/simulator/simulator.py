@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from types import TracebackType
 
+from exporter.jobs.states import JobState
 from exporter.simulator.aad import AadService
 from exporter.simulator.clock import Clock, SystemClock
 from exporter.simulator.faults import FaultInjector, FaultSettings
@@ -40,7 +41,6 @@ from exporter.simulator.v3_service import (
     V3Service,
 )
 from exporter.simulator.v3_service import add_job as add_v3_job
-from exporter.states import JobState
 
 TRANSFORM_AGE_SECONDS = 30 * 86400  # a transform's default age when added
 

@@ -6,9 +6,9 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from exporter.jobs.states import JobState
 from exporter.simulator.jobs import JobView
 from exporter.simulator.odata_filter import EdmType
-from exporter.states import JobState
 
 MODEL_NAMESPACE = "Microsoft.Cloud.Media.Vod.Rest.Data.Models"
 _TASK_ID_NAMESPACE = uuid.UUID("6f1c3b1e-5a0c-4d43-9a55-0b7c2f3c9d21")

@@ -3,17 +3,17 @@
 Shapes follow the 2022-07-01 REST examples: `id` spells `mediaservices` in lower case,
 unset times are omitted, times are UTC with `Z` and 0-7 fractional digits. Every output
 of a job follows the job's state, times and progress; outputs of a failed job carry the
-error. The input is one JobInputAsset, as in ../shared/ams-api.md §2.
+error. The input is one JobInputAsset, as in docs/ams-api.md §2.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from exporter.jobs.states import JobState
 from exporter.simulator.jobs import JobView, SimJob
 from exporter.simulator.odata_format import light_datetime
 from exporter.simulator.store import JobStore
-from exporter.states import JobState
 
 JOB_TYPE = "Microsoft.Media/mediaservices/transforms/jobs"
 TRANSFORM_TYPE = "Microsoft.Media/mediaservices/transforms"

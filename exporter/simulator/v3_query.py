@@ -1,6 +1,6 @@
 """v3 list queries: `$filter` and `$orderby` as AMS documents them, and keyset paging.
 
-Jobs (../shared/ams-api.md §2): `name` eq; `properties/state` eq/ne with
+Jobs (docs/ams-api.md §2): `name` eq; `properties/state` eq/ne with
 `Microsoft.Media.JobState'Processing'`; `properties/created` and `properties/lastModified`
 gt/ge/lt/le with unquoted ISO datetimes; and/or with parentheses; `$orderby` on name,
 properties/created, properties/lastModified, asc (default) or desc. Property names and
@@ -28,8 +28,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
+from exporter.jobs.states import JobState
 from exporter.simulator.odata_filter import Dialect, EdmType, Filter, ParseError, parse_filter
-from exporter.states import JobState
 
 JOB_PAGE = 500
 TRANSFORM_PAGE = 1000

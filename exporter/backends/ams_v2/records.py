@@ -1,0 +1,136 @@
+"""Turn v2 OData payloads (JSON light or verbose JSON) into normalized jobs.
+
+A page that is not an OData collection is an API failure; a single record that
+does not make sense is skipped and counted, so the rest of the page still counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from exporter.backends.odata import DateFormatError, parse_datetime
+from exporter.jobs.model import ErrorInfo, Job
+from exporter.jobs.states import JobState
+
+_ERROR_CODE_MAX = 64
+
+
+class MalformedPage(ValueError):
+    """The response body is not the OData collection we asked for."""
+
+
+class MalformedRecord(ValueError):
+    """One entity in a page cannot be understood."""
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    """What the exporter keeps from a job's tasks: mean progress and error codes."""
+
+    progress: float | None
+    errors: tuple[ErrorInfo, ...]
+
+
+def collection_entities(body: Any) -> list[Any]:
+    """The list of entities of a collection response, in either JSON flavour."""
+    if isinstance(body, dict):
+        if isinstance(body.get("value"), list):
+            return body["value"]
+        verbose = body.get("d")
+        if isinstance(verbose, dict) and isinstance(verbose.get("results"), list):
+            return verbose["results"]
+        if isinstance(verbose, list):  # OData v1 verbose collections
+            return verbose
+    raise MalformedPage("response is not an OData collection")
+
+
+def parse_job(entity: Any) -> Job:
+    """Parse one Jobs entity; raises MalformedRecord with a short reason."""
+    if not isinstance(entity, dict):
+        raise MalformedRecord("entity is not an object")
+    try:
+        job_id = _required_str(entity, "Id")
+        name = entity.get("Name")
+        if name is None:
+            name = ""
+        if not isinstance(name, str):
+            raise MalformedRecord("Name is not a string")
+        state = _state(entity.get("State"))
+        created = parse_datetime(entity.get("Created"))
+        if created is None:
+            raise MalformedRecord("Created is missing")
+        duration_ms = _number(entity.get("RunningDuration"), "RunningDuration")
+        template_id = entity.get("TemplateId")
+        if template_id is not None and not isinstance(template_id, str):
+            raise MalformedRecord("TemplateId is not a string")
+        priority = _number(entity.get("Priority"), "Priority")
+        return Job(
+            job_id=job_id,
+            name=name,
+            state=state,
+            created=created,
+            last_modified=parse_datetime(entity.get("LastModified")),
+            start_time=parse_datetime(entity.get("StartTime")),
+            end_time=parse_datetime(entity.get("EndTime")),
+            api_running_duration=None if duration_ms is None else duration_ms / 1000.0,
+            priority=int(priority or 0),
+            template_id=template_id or "",
+        )
+    except DateFormatError as exc:
+        raise MalformedRecord(str(exc)) from exc
+
+
+def summarize_tasks(body: Any) -> TaskSummary:
+    """Mean task progress (0-1) and the distinct error codes of a job's tasks."""
+    tasks = [t for t in collection_entities(body) if isinstance(t, dict)]
+    progresses = [
+        min(max(float(t["Progress"]), 0.0), 100.0) / 100.0
+        for t in tasks
+        if _is_number(t.get("Progress"))
+    ]
+    codes: dict[str, None] = {}
+    for task in tasks:
+        details = task.get("ErrorDetails")
+        if isinstance(details, dict):  # verbose JSON wraps collections
+            details = details.get("results")
+        for detail in details if isinstance(details, list) else []:
+            if isinstance(detail, dict) and isinstance(detail.get("Code"), str):
+                codes[bounded_code(detail["Code"])] = None
+    progress = sum(progresses) / len(progresses) if progresses else None
+    # v2 error details have no category; "Unknown" keeps the label set uniform with v3.
+    return TaskSummary(progress, tuple(ErrorInfo(code, "Unknown") for code in codes))
+
+
+def bounded_code(code: str) -> str:
+    """Error codes become label values: keep them short and plain."""
+    cleaned = "".join(ch for ch in code if ch.isascii() and (ch.isalnum() or ch in "._-"))
+    return cleaned[:_ERROR_CODE_MAX] or "Other"
+
+
+def _required_str(entity: dict[str, Any], key: str) -> str:
+    value = entity.get(key)
+    if not isinstance(value, str) or not value:
+        raise MalformedRecord(f"{key} is missing or not a string")
+    return value
+
+
+def _state(value: Any) -> JobState:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedRecord("State is not an integer")
+    try:
+        return JobState(value)
+    except ValueError as exc:
+        raise MalformedRecord(f"unknown State {value}") from exc
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _number(value: Any, key: str) -> float | None:
+    if value is None:
+        return None
+    if not _is_number(value) or abs(value) == float("inf"):
+        raise MalformedRecord(f"{key} is not a number")
+    return float(value)

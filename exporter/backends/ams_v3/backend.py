@@ -1,0 +1,37 @@
+"""The AMS v3 backend: Media Services accounts through Azure Resource Manager, or
+through any host serving the same API (Ravnur Media Services)."""
+
+from __future__ import annotations
+
+from exporter.backends.ams_v3.client import V3Client
+from exporter.backends.ams_v3.config import V3AccountConfig
+from exporter.backends.ams_v3.source import V3Source
+from exporter.backends.auth.tokens import cloud_scope
+from exporter.backends.base import Backend, JobSource
+from exporter.backends.settings import AccountSettings
+from exporter.backends.transport import Transport
+
+#: ARM's resource, per cloud (the ARM endpoint's host suffix tells which).
+SCOPES = {"": "https://management.azure.com/.default",
+          ".chinacloudapi.cn": "https://management.chinacloudapi.cn/.default",
+          ".usgovcloudapi.net": "https://management.usgovcloudapi.net/.default"}
+
+
+class AmsV3Backend(Backend):
+    api = "v3"
+    config_model = V3AccountConfig
+
+    def token_scope(self, account: AccountSettings) -> str:
+        assert isinstance(account, V3AccountConfig)
+        return cloud_scope(account.arm_endpoint, SCOPES)
+
+    def job_source(self, account: AccountSettings, transport: Transport,
+                   lookback: float) -> JobSource:
+        assert isinstance(account, V3AccountConfig)
+        client = V3Client(account.arm_endpoint, account.subscription_id,
+                          account.resource_group, account.resource_name, transport)
+        return V3Source(account, client, lookback)
+
+    def endpoint(self, account: AccountSettings) -> str:
+        assert isinstance(account, V3AccountConfig)
+        return account.arm_endpoint

@@ -1,0 +1,142 @@
+"""Bearer tokens for the AMS APIs.
+
+A token provider is anything with `token() -> str | None` (None: send no
+Authorization header). Providers never put a token or secret into an exception
+message or a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from exporter.backends.auth.config import AuthBase, NoAuth, TokenAuth, TokenFileAuth
+from exporter.backends.auth.credentials import CredentialFactory, failure_hint
+from exporter.backends.auth.errors import AuthError
+
+#: Renew this long before the token expires, so a refresh never carries a dying token.
+EXPIRY_MARGIN_SECONDS = 300.0
+
+
+class TokenProvider(Protocol):
+    def token(self) -> str | None: ...
+
+
+class NoToken:
+    """For the simulator and tests: no Authorization header at all."""
+
+    def token(self) -> str | None:
+        return None
+
+
+class TokenFile:
+    """A bearer token kept in a file (e.g. by a sidecar), re-read when it changes."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._seen: tuple[float, int] | None = None
+        self._token = ""
+
+    def token(self) -> str:
+        with self._lock:
+            try:
+                stat = os.stat(self.path)
+                signature = (stat.st_mtime, stat.st_size)
+                if signature != self._seen:
+                    with open(self.path, encoding="utf-8") as handle:
+                        self._token = handle.read().strip()
+                    self._seen = signature
+            except OSError as exc:
+                raise AuthError(f"cannot read token file {self.path}: {exc.strerror}") from None
+            if not self._token:
+                raise AuthError(f"token file {self.path} is empty")
+            return self._token
+
+
+class CredentialToken:
+    """Tokens from an azure-identity credential for one scope, cached until shortly
+    before they expire. The credential is built on first use, and again after a
+    failure to build it, so a fixed environment is picked up without a restart."""
+
+    def __init__(
+        self,
+        build_credential: Callable[[], Any],
+        scope: str,
+        clock: Callable[[], float],
+        describe: str = "credential",
+        hint: str = "",
+    ) -> None:
+        self.build_credential = build_credential
+        self.scope = scope
+        self.clock = clock
+        self.describe = describe
+        self.hint = hint
+        self._credential: Any = None
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires_on = 0.0
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token is None or self.clock() >= self._expires_on - EXPIRY_MARGIN_SECONDS:
+                if self._credential is None:
+                    self._credential = self.build_credential()
+                try:
+                    access = self._credential.get_token(self.scope)
+                except Exception as exc:  # azure-identity raises several kinds
+                    raise AuthError(f"{self.describe}: {_first_line(exc)}{self.hint}") from None
+                self._token = access.token
+                self._expires_on = float(access.expires_on)
+            return self._token
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def cloud_scope(endpoint: str, scopes: Mapping[str, str]) -> str:
+    """The scope for an endpoint from {host suffix: scope}; "" is the public cloud."""
+    host = (urlsplit(endpoint).hostname or "").lower()
+    for suffix, scope in scopes.items():
+        if suffix and host.endswith(suffix):
+            return scope
+    return scopes[""]
+
+
+class StaticToken:
+    """A bearer token given in the configuration (normally as "${ENV_VAR}")."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token.strip()
+
+    def token(self) -> str:
+        if not self._token:
+            raise AuthError("auth.token is empty")
+        return self._token
+
+
+def token_provider_for(auth: AuthBase, scope: str, credentials: CredentialFactory,
+                       environ: Mapping[str, str]) -> TokenProvider:
+    """The token provider of an auth section: no token, a token file, a static token,
+    or an azure-identity credential for `scope`."""
+    if isinstance(auth, NoAuth):
+        return NoToken()
+    if isinstance(auth, TokenFileAuth):
+        return TokenFile(auth.path)
+    if isinstance(auth, TokenAuth):
+        return StaticToken(auth.token)
+    # Token lifetimes are real time (azure-identity reports expiry as Unix time),
+    # whatever clock drives the job ages.
+    return CredentialToken(
+        lambda: credentials(auth),
+        scope,
+        time.time,
+        describe=f"auth method {auth.method}",
+        hint=failure_hint(auth, environ),
+    )

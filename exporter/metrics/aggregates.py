@@ -1,0 +1,151 @@
+"""Builds the exposition from the accounts' last good data, at scrape time.
+
+Ages and running durations of active jobs use the clock of the scrape, so they
+move between refreshes.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+
+from exporter import __version__
+from exporter.jobs.states import JobState
+from exporter.metrics.api_stats import ApiStats
+from exporter.refresh.refresher import AccountRefresher
+from exporter.refresh.snapshot import Snapshot
+
+QUEUE_STATES = (JobState.Queued, JobState.Scheduled, JobState.Processing)
+SKIP_REASONS = ("malformed", "limit")
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """An account as the collector needs it: its jobs and its API statistics."""
+
+    refresher: AccountRefresher
+    api: ApiStats
+
+
+@dataclass
+class ReloadStatus:
+    """Outcome of the last configuration reload, for ams_config_last_reload_*."""
+
+    successful: bool = True
+    last_success: float = field(default_factory=time.time)
+
+
+class SummaryCollector:
+    """Aggregates, health and build info: the small families, built per scrape with
+    prometheus_client (the per-job families come from exporter.metrics.per_job).
+
+    `collect` reads the accounts' current snapshots; `families` takes the snapshots
+    the caller already holds, so one scrape's per-job series and aggregates agree.
+    """
+
+    def __init__(self, accounts: Sequence[AccountView], clock: Callable[[], float],
+                 reload_status: ReloadStatus | None = None) -> None:
+        self.accounts = accounts
+        self.clock = clock
+        self.reload_status = reload_status
+
+    def collect(self) -> Iterator[Metric]:
+        snapshots = [view.refresher.snapshot for view in self.accounts]
+        return self.families(snapshots, self.clock())
+
+    def families(self, snapshots: Sequence[Snapshot], now: float) -> Iterator[Metric]:
+        count = GaugeMetricFamily("ams_jobs", "Number of exported jobs in each state.",
+                                  labels=["account", "transform", "state"])
+        oldest = GaugeMetricFamily("ams_job_oldest_age_seconds",
+                                   "Age of the oldest job in the state (0 when there is none).",
+                                   labels=["account", "transform", "state"])
+        for view, snapshot in zip(self.accounts, snapshots, strict=True):
+            refresher = view.refresher
+            seen = {transform for transform, _ in snapshot.counts}
+            for transform in sorted({*refresher.transforms, *seen}):
+                for state in JobState:
+                    count.add_metric([refresher.name, transform, state.name],
+                                     snapshot.counts[(transform, state)])
+                for state in QUEUE_STATES:
+                    created = snapshot.oldest_created.get((transform, state))
+                    age = 0.0 if created is None else max(0.0, now - created)
+                    oldest.add_metric([refresher.name, transform, state.name], age)
+        yield count
+        yield oldest
+        yield from self._health()
+        build = GaugeMetricFamily("ams_exporter_build_info",
+                                  "Build information of the exporter; always 1.",
+                                  labels=["version", "python_version"])
+        build.add_metric([__version__, platform.python_version()], 1)
+        yield build
+        if self.reload_status is not None:
+            reloaded = GaugeMetricFamily("ams_config_last_reload_successful",
+                                         "1 when the last configuration reload succeeded.")
+            reloaded.add_metric([], 1 if self.reload_status.successful else 0)
+            yield reloaded
+            when = GaugeMetricFamily("ams_config_last_reload_success_timestamp_seconds",
+                                     "Unix time of the last successful configuration load.")
+            when.add_metric([], self.reload_status.last_success)
+            yield when
+
+    def _health(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily("ams_up", "1 when the account's last refresh succeeded.",
+                               labels=["account"])
+        stale = GaugeMetricFamily(
+            "ams_stale", "1 when the account's exported jobs are not from a current refresh "
+            "(the last one failed, or one is still running past the scrape deadline).",
+            labels=["account"])
+        success = GaugeMetricFamily(
+            "ams_last_refresh_success_timestamp_seconds",
+            "Unix time of the account's last successful refresh.", labels=["account"])
+        duration = GaugeMetricFamily("ams_refresh_duration_seconds",
+                                     "Duration of the account's last refresh.",
+                                     labels=["account"])
+        transitions = CounterMetricFamily(
+            "ams_job_transitions", "Job state changes the exporter observed "
+            "(first sight counts as entering the state).",
+            labels=["account", "transform", "to_state"])
+        skipped = CounterMetricFamily("ams_jobs_skipped",
+                                      "Job records dropped, by reason (malformed, limit).",
+                                      labels=["account", "reason"])
+        requests = CounterMetricFamily("ams_api_requests",
+                                       "HTTP requests to AMS by status code "
+                                       "(error for transport failures).",
+                                       labels=["account", "code"])
+        throttled = CounterMetricFamily("ams_api_throttled",
+                                        "Throttling answers (429/503) from AMS.",
+                                        labels=["account"])
+        latency = HistogramMetricFamily("ams_api_request_duration_seconds",
+                                        "Duration of HTTP requests to AMS.",
+                                        labels=["account"])
+        for view in self.accounts:
+            name = view.refresher.name
+            status = view.refresher.status
+            up.add_metric([name], 1 if status.up else 0)
+            stale.add_metric([name], 1 if status.stale else 0)
+            if status.last_success is not None:
+                success.add_metric([name], status.last_success)
+            duration.add_metric([name], status.last_duration)
+            seen = dict(status.transitions)
+            for transform in sorted({*view.refresher.transforms, *(t for t, _ in seen)}):
+                for state in JobState:
+                    transitions.add_metric([name, transform, state.name],
+                                           seen.get((transform, state), 0))
+            for reason in SKIP_REASONS:
+                skipped.add_metric([name, reason], status.skipped[reason])
+            by_code, throttle_count, buckets, total = view.api.snapshot()
+            for code, count in sorted(by_code.items()):
+                requests.add_metric([name, code], count)
+            throttled.add_metric([name], throttle_count)
+            latency.add_metric([name], buckets, total)
+        yield from (up, stale, success, duration, transitions, skipped, requests, throttled,
+                    latency)

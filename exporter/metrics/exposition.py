@@ -1,0 +1,62 @@
+"""One scrape's body: the per-job families from the accounts' cached members and
+the summary families through prometheus_client's encoder (text or OpenMetrics),
+taken from one consistent set of snapshots."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Iterable, Sequence
+
+from prometheus_client import ProcessCollector
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import Metric
+
+from exporter.metrics.aggregates import AccountView, ReloadStatus, SummaryCollector
+from exporter.metrics.per_job import gzip_member, per_job_members
+from exporter.metrics.render_cache import RenderCache
+from exporter.refresh.snapshot import Snapshot
+
+
+class _Families:
+    """Adapts already-built families to the `collect()` that encoders call."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self._families = list(families)
+
+    def collect(self) -> list[Metric]:
+        return self._families
+
+
+def _render_per_job(snapshots: Sequence[Snapshot], now: float) -> list[bytes]:
+    """The members, not joined: the cached blocks are shared, not copied."""
+    return list(per_job_members([s.rendered for s in snapshots], now))
+
+
+class Exposition:
+    """Builds scrape bodies for a set of accounts. The parts are written one after
+    the other, never joined, so a scrape of a large account copies nothing."""
+
+    def __init__(self, accounts: Sequence[AccountView], clock: Callable[[], float],
+                 reload_status: ReloadStatus | None = None,
+                 process: ProcessCollector | None = None) -> None:
+        self.accounts = accounts
+        self.clock = clock
+        self.summary = SummaryCollector(accounts, clock, reload_status)
+        self.process = process
+        self._renders = RenderCache(_render_per_job)
+
+    def body(self, accept: str = "", gzip_ok: bool = False) -> tuple[list[bytes], str, str | None]:
+        """(body parts, content type, content encoding) of a scrape."""
+        now = self.clock()
+        snapshots = [view.refresher.snapshot for view in self.accounts]
+        encoder, content_type = choose_encoder(accept)
+        families = list(self.summary.families(snapshots, now))
+        if self.process is not None:
+            families.extend(self.process.collect())
+        summary = encoder(_Families(families))
+        generations = tuple(s.generation for s in snapshots)
+        parts = [*self._renders.get(snapshots, generations, now),
+                 gzip_member([summary.decode("utf-8")])]
+        if gzip_ok:
+            return parts, content_type, "gzip"
+        return [gzip.decompress(part) for part in parts], content_type, None

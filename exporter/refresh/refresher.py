@@ -1,0 +1,240 @@
+"""One account's picture of its jobs: refreshing it cheaply and keeping the last good one.
+
+A refresh is either full (every selected job: the first one, then every
+`refresh.full_resync`, which also catches jobs deleted upstream) or incremental:
+jobs modified since the last sync plus every active job, merged into what we have.
+Jobs we held as active that the incremental answer no longer lists are looked up by
+id, so a state change is never missed even where AMS does not move `LastModified`
+(the seed document shows a Processing job whose LastModified is its Created time).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+from exporter.backends.auth.errors import AuthError
+from exporter.backends.base import JobSource
+from exporter.backends.settings import AccountSettings
+from exporter.backends.transport import ApiError, ThrottledError
+from exporter.config.model import Config
+from exporter.jobs.model import Job, JobKey, Listing
+from exporter.jobs.states import JobState
+from exporter.refresh.snapshot import Renderer, Snapshot, no_rendering
+from exporter.refresh.status import AccountStatus
+
+log = logging.getLogger(__name__)
+
+#: Request ids (uuids, possibly cut short) and times, which differ between failures.
+_VARYING = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F-]+|\d{4}-\d{2}-\d{2}[ T][\d:.]+Z?")
+#: Incremental syncs ask for changes since the newest LastModified seen, minus this,
+#: so jobs committed slightly out of order on the server are not missed.
+INCREMENTAL_OVERLAP_SECONDS = 60.0
+#: Failed refreshes back off exponentially up to this many min_intervals (max 5 min):
+#: enough to halve the load on a struggling API, short enough that the data is back
+#: within two intervals of the API recovering. Retry-After still comes first.
+MAX_BACKOFF_INTERVALS = 2
+MAX_BACKOFF_SECONDS = 300.0
+
+
+class AccountRefresher:
+    """Keeps one account's jobs; refreshes at most once per `refresh.min_interval`,
+    backs off after failures and honours Retry-After."""
+
+    def __init__(
+        self,
+        account: AccountSettings,
+        config: Config,
+        source: JobSource,
+        clock: Callable[[], float],
+        rng: random.Random | None = None,
+        render: Renderer = no_rendering,
+    ) -> None:
+        self.account = account
+        self.config = config
+        self.source = source
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.render = render
+        self.status = AccountStatus()
+        self.snapshot = Snapshot.of({}, render({}, None))
+        self._watermark: float | None = None
+        self._refresh_lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.account.name
+
+    @property
+    def transforms(self) -> tuple[str, ...]:
+        return self.source.known_transforms
+
+    @property
+    def _jobs(self) -> dict[JobKey, Job]:
+        return self.snapshot.jobs
+
+    def jobs(self) -> list[Job]:
+        """The jobs exported now (retention is applied when a refresh ends)."""
+        return list(self.snapshot.jobs.values())
+
+    def is_due(self) -> bool:
+        return self.status.attempts == 0 or self.clock() >= self.status.next_attempt
+
+    def ensure_fresh(self) -> None:
+        """Refresh if due; concurrent callers wait for the one refresh."""
+        with self._refresh_lock:
+            if self.is_due():
+                self.status.refreshing = True
+                try:
+                    self._refresh()
+                finally:
+                    self.status.refreshing = False
+
+    def _refresh(self) -> None:
+        started = self.clock()
+        retry_after = None
+        try:
+            jobs, full = self._sync(started)
+            self.source.enrich(jobs, self._jobs)
+            self._succeeded(jobs, started if full else None)
+        except ThrottledError as exc:
+            retry_after = exc.retry_after
+            self._failed(str(exc))
+        except (ApiError, AuthError) as exc:
+            self._failed(str(exc))
+        except Exception as exc:  # never let a surprise take the exporter down
+            log.debug("account %s: unexpected refresh failure", self.name, exc_info=True)
+            self._failed(f"unexpected {type(exc).__name__}: {_first_line(exc)}")
+        finally:
+            try:
+                self._drop_expired(self.clock())
+            except Exception:  # a failed re-render keeps the snapshot as it was
+                log.debug("account %s: dropping expired jobs failed", self.name,
+                          exc_info=True)
+            status = self.status
+            status.attempts += 1
+            status.last_attempt = self.clock()
+            status.last_duration = max(0.0, status.last_attempt - started)
+            status.next_attempt = status.last_attempt + self._delay(retry_after)
+
+    def _sync(self, now: float) -> tuple[dict[JobKey, Job], bool]:
+        """(selected jobs, whether this was a full sync)."""
+        status = self.status
+        full = (self._watermark is None or status.last_full_sync is None
+                or now - status.last_full_sync >= self.config.refresh.full_resync)
+        changed = None if full else self.source.fetch_changed(
+            self._watermark - INCREMENTAL_OVERLAP_SECONDS)
+        if changed is None:
+            listing = self.source.fetch_all(now)
+            status.skipped["malformed"] += listing.malformed
+            self._advance_watermark(listing, reset=True)
+            return self._select(listing.jobs, now), True
+        merged = {**self._jobs, **changed.jobs}
+        vanished = [key for key, job in self._jobs.items()
+                    if job.state.is_active and key not in changed.jobs]
+        if vanished:
+            # Active jobs that left the active set without a newer LastModified.
+            found = self.source.fetch_keys(vanished)
+            changed.malformed += found.malformed
+            merged.update(found.jobs)
+            for key in vanished:
+                if key not in found.jobs:
+                    del merged[key]  # deleted upstream
+        status.skipped["malformed"] += changed.malformed
+        self._advance_watermark(changed, reset=False)
+        return self._select(merged, now), False
+
+    def _advance_watermark(self, listing: Listing, reset: bool) -> None:
+        newest = max((job.last_modified or job.created for job in listing.jobs.values()),
+                     default=None)
+        if reset:
+            self._watermark = newest
+        elif newest is not None:
+            self._watermark = max(newest, self._watermark or newest)
+
+    def _select(self, candidates: dict[JobKey, Job], now: float) -> dict[JobKey, Job]:
+        """Client-side selection: states, name regex, lookback, retention, the cap.
+        The API filters most of it already; merged incremental results need it all."""
+        selection = self.account.jobs
+        oldest = now - self.config.lookback
+        jobs = {key: job for key, job in candidates.items()
+                if selection.matches(job, oldest) and self._retained(job, now)}
+        limit = self.config.max_jobs_per_account
+        if len(jobs) > limit:
+            # Keep active jobs first, then the most recently created.
+            ranked = sorted(jobs.values(), key=lambda j: (j.state.is_active, j.created),
+                            reverse=True)
+            self.status.skipped["limit"] += len(jobs) - limit
+            jobs = {job.key: job for job in ranked[:limit]}
+        return jobs
+
+    def _succeeded(self, jobs: dict[JobKey, Job], full_sync_at: float | None) -> None:
+        status = self.status
+        entered: Counter[tuple[str, JobState]] = Counter()
+        for key, job in jobs.items():
+            previous = self._jobs.get(key)
+            if previous is None or previous.state != job.state:
+                entered[(job.transform, job.state)] += 1
+        self._publish(jobs)  # may fail (rendering): then nothing is counted
+        status.transitions.update(entered)
+        if not status.up and status.attempts:
+            log.info("account %s: refresh succeeded again (%d jobs)", self.name, len(jobs))
+        status.up = True
+        status.failures_in_a_row = 0
+        status.last_success = self.clock()
+        if full_sync_at is not None:
+            status.last_full_sync = full_sync_at
+        status.last_error = ""
+
+    def _failed(self, reason: str) -> None:
+        status = self.status
+        if status.up or _same_cause(status.last_error) != _same_cause(reason):
+            kept = (f"; still exporting {len(self._jobs)} jobs from the last good refresh"
+                    if self._jobs else "")
+            log.warning("account %s: refresh failed: %s%s", self.name, reason, kept)
+        status.up = False
+        status.failures_in_a_row += 1
+        status.last_error = reason
+
+    def _delay(self, retry_after: float | None) -> float:
+        """Seconds until the next attempt: min_interval after a success; after
+        failures, exponential backoff with jitter (75-100 % of the step, so replicas
+        spread out without exceeding the cap), and never before Retry-After."""
+        interval = self.config.refresh.min_interval
+        failures = self.status.failures_in_a_row
+        if failures == 0:
+            return interval
+        cap = min(MAX_BACKOFF_SECONDS, MAX_BACKOFF_INTERVALS * interval)
+        backoff = min(cap, interval * 2 ** (failures - 1)) * self.rng.uniform(0.75, 1.0)
+        return max(backoff, retry_after or 0.0)
+
+    def _publish(self, jobs: dict[JobKey, Job]) -> None:
+        """Swap in a new snapshot (one assignment, so scrapes see old or new, whole)."""
+        self.snapshot = Snapshot.of(jobs, self.render(jobs, self.snapshot.rendered))
+
+    def _drop_expired(self, now: float) -> None:
+        """Retention also runs when a refresh fails, so no series outlives it."""
+        jobs = self.snapshot.jobs
+        if any(not self._retained(job, now) for job in jobs.values()):
+            self._publish({k: j for k, j in jobs.items() if self._retained(j, now)})
+
+    def _retained(self, job: Job, now: float) -> bool:
+        if not job.state.is_final or job.end_time is None:
+            return True
+        retention = self.config.retention
+        keep = retention.failed if job.state == JobState.Error else retention.finished
+        return now - job.end_time <= keep
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else "no details"
+
+
+def _same_cause(reason: str) -> str:
+    """A failure reason without request ids and times: the same cause logs once."""
+    return _VARYING.sub("…", reason)

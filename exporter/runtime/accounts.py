@@ -1,0 +1,54 @@
+"""Builds a running account from its configuration through its backend: the
+transport (session, token provider, budget, request statistics), the job source,
+and the refresher that renders its series for the metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import requests
+
+from exporter.backends.auth.credentials import CredentialFactory
+from exporter.backends.ratelimit import RateLimiter
+from exporter.backends.registry import backend_for
+from exporter.backends.settings import AccountSettings
+from exporter.backends.transport import Transport
+from exporter.config.model import Config
+from exporter.metrics.aggregates import AccountView
+from exporter.metrics.api_stats import ApiStats
+from exporter.metrics.per_job import AccountRenderer
+from exporter.refresh.refresher import AccountRefresher
+
+
+def build_account(
+    account: AccountSettings,
+    config: Config,
+    *,
+    clock: Callable[[], float],
+    session_factory: Callable[[], requests.Session],
+    credentials: CredentialFactory,
+    environ: Mapping[str, str],
+) -> AccountView:
+    backend = backend_for(account)
+    stats = ApiStats()
+    transport = Transport(
+        session_factory(),
+        backend.token_provider(account, credentials, environ),
+        timeout=config.refresh.timeout,
+        limiter=RateLimiter(account.max_requests_per_second),
+        observe=stats.observe,
+        clock=clock,
+    )
+    source = backend.job_source(account, transport, config.lookback)
+    refresher = AccountRefresher(account, config, source, clock,
+                                 render=AccountRenderer(account.name))
+    return AccountView(refresher, stats)
+
+
+def can_keep(view: AccountView, account: AccountSettings, config: Config) -> bool:
+    """An account survives a reload with its jobs and counters when nothing its
+    client or listing was built from has changed (the request timeout and the
+    lookback are baked into those; retention and intervals are read live)."""
+    old = view.refresher.config
+    return (view.refresher.account == account and old.refresh.timeout == config.refresh.timeout
+            and old.lookback == config.lookback)

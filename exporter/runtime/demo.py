@@ -1,0 +1,60 @@
+"""`ams-job-exporter --demo`: the simulator and the exporter in one process."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from exporter.config.model import Config, build_config
+from exporter.runtime.exporter import Exporter
+from exporter.simulator import Simulator
+from exporter.web.server import MetricsServer
+from exporter.web.web_config import WebConfigFile
+
+log = logging.getLogger(__name__)
+
+DEMO_ACCOUNT = "demo"
+SIMULATOR_PORT = 10047
+
+
+def demo_config(endpoint: str) -> Config:
+    """A config a new user could have written: one v2 account, progress on, quick refresh."""
+    return build_config({
+        "refresh": {"min_interval": "5s"},
+        "accounts": [{"name": DEMO_ACCOUNT, "api": "v2", "endpoint": endpoint,
+                      "auth": {"method": "none"}, "progress": True}],
+    })
+
+
+def start_demo_simulator(host: str = "127.0.0.1", port: int = SIMULATOR_PORT) -> Simulator:
+    """A simulator with two hours of history and new jobs arriving all the time."""
+    simulator = Simulator(seed=1, require_auth=False)
+    simulator.add_v2_account(DEMO_ACCOUNT)
+    now = time.time()
+    simulator.generate_jobs(DEMO_ACCOUNT, n=60, start=now - 7200, end=now)
+    simulator.start_lively(DEMO_ACCOUNT, rate_per_minute=12)
+    try:
+        return simulator.start(host=host, port=port)
+    except OSError:
+        return simulator.start(host=host, port=0)  # the usual port is taken: any port
+
+
+def run_demo(host: str, port: int, wait: Callable[[], None],
+             web_config: WebConfigFile | None = None) -> int:
+    simulator = start_demo_simulator()
+    exporter = Exporter(demo_config(simulator.v2_endpoint(DEMO_ACCOUNT)))
+    server = MetricsServer(exporter, host, port, web_config).start()
+    exporter.start_background_refresh()
+    print(f"AMS simulator (v2 API):  {simulator.v2_endpoint(DEMO_ACCOUNT)}", flush=True)
+    print(f"Exporter metrics:        {server.url}/metrics", flush=True)
+    print(f"Exporter landing page:   {server.url}/", flush=True)
+    print("Jobs queue, process, finish, fail and get canceled every few seconds; "
+          "press Ctrl-C to stop.", flush=True)
+    try:
+        wait()
+    finally:
+        server.stop()
+        exporter.close()
+        simulator.stop()
+    return 0

@@ -1,0 +1,99 @@
+"""One configuration at work: its accounts, their refreshes and the exposition.
+
+The clock, the HTTP session factory and the credential factory are injected so
+tests drive everything with the simulator and a manual clock. A reload builds a
+new Exporter that keeps the accounts whose settings did not change.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+
+import requests
+from prometheus_client import ProcessCollector
+
+from exporter.backends.auth.credentials import CredentialBuilder, CredentialFactory
+from exporter.config.model import Config
+from exporter.metrics.aggregates import AccountView, ReloadStatus
+from exporter.metrics.exposition import Exposition
+from exporter.refresh.refresher import AccountRefresher
+from exporter.refresh.scheduler import RefreshScheduler
+from exporter.runtime.accounts import build_account, can_keep
+
+#: The process metrics are the same for every Exporter of the process.
+_PROCESS = ProcessCollector(registry=None)
+
+
+class Exporter:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        session_factory: Callable[[], requests.Session] = requests.Session,
+        credential_factory: CredentialFactory | None = None,
+        environ: Mapping[str, str] | None = None,
+        reuse: Mapping[str, AccountView] | None = None,
+        reload_status: ReloadStatus | None = None,
+    ) -> None:
+        self._environ = os.environ if environ is None else environ
+        self._credentials = credential_factory or CredentialBuilder(self._environ)
+        self._session_factory = session_factory
+        self.config = config
+        self.clock = clock
+        self.reload_status = reload_status or ReloadStatus()
+        self.views: list[AccountView] = []
+        for account in config.accounts:
+            kept = (reuse or {}).get(account.name)
+            if kept is not None and can_keep(kept, account, config):
+                kept.refresher.config = config  # new retention/refresh settings apply
+                self.views.append(kept)
+                continue
+            self.views.append(build_account(
+                account, config, clock=clock, session_factory=session_factory,
+                credentials=self._credentials, environ=self._environ))
+        self.scheduler = RefreshScheduler(self.refreshers)
+        self.exposition_builder = Exposition(self.views, clock, self.reload_status, _PROCESS)
+
+    def reconfigured(self, config: Config) -> Exporter:
+        """An exporter for a new configuration that keeps the snapshots, counters and
+        credentials of every account whose settings did not change."""
+        return Exporter(config, clock=self.clock, session_factory=self._session_factory,
+                        credential_factory=self._credentials, environ=self._environ,
+                        reuse={v.refresher.name: v for v in self.views},
+                        reload_status=self.reload_status)
+
+    @property
+    def refreshers(self) -> list[AccountRefresher]:
+        return [view.refresher for view in self.views]
+
+    def refresh_due(self, timeout: float | None = None) -> bool:
+        """Refresh the accounts that are due, waiting at most `timeout` seconds
+        (default: refresh.timeout). True when all are done."""
+        return self.scheduler.refresh_due(
+            self.config.refresh.timeout if timeout is None else timeout)
+
+    def start_background_refresh(self) -> None:
+        """The first refresh of every account, so /readyz turns ready without a scrape."""
+        self.scheduler.start_all()
+
+    def ready(self) -> bool:
+        return all(r.status.attempts > 0 for r in self.refreshers)
+
+    def exposition(self, accept: str = "",
+                   gzip_ok: bool = False) -> tuple[list[bytes], str, str | None]:
+        """(body parts, content type, content encoding) of a scrape."""
+        return self.exposition_builder.body(accept, gzip_ok)
+
+    def text(self) -> str:
+        """The exposition in the text format (for `once` and tests)."""
+        return b"".join(self.exposition()[0]).decode("utf-8")
+
+    def begin_stop(self) -> None:
+        """Release scrapes waiting for refreshes; running refreshes are abandoned."""
+        self.scheduler.stop()
+
+    def close(self) -> None:
+        self.begin_stop()
