@@ -9,16 +9,18 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from exporter import __version__
 from exporter.config.errors import ConfigError
 from exporter.config.model import load_config
 from exporter.runtime.logs import LEVELS, setup_logging
 from exporter.runtime.malloc import limit_malloc_arenas
+
+if TYPE_CHECKING:
+    from exporter.runtime.exporter import Exporter
 
 log = logging.getLogger("exporter")
 
@@ -108,7 +110,7 @@ def _check_config(argv: list[str]) -> int:
 
 
 def _once(argv: list[str]) -> int:
-    from exporter.runtime.exporter import Exporter
+    from exporter.runtime.lifecycle import Lifecycle
 
     parser = argparse.ArgumentParser(prog="ams-job-exporter once",
                                      description="Collect once; print the exposition.")
@@ -117,19 +119,18 @@ def _once(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     try:
-        config = load_config(args.config_file)
+        lifecycle = Lifecycle.from_file(args.config_file)
     except ConfigError as error:
         return _fail_config(error)
-    exporter = Exporter(config)
     try:
-        exporter.refresh_due()
-        sys.stdout.write(exporter.text())
+        sys.stdout.write(lifecycle.collect_once())
     finally:
-        exporter.close()
-    return 0 if all(r.status.up for r in exporter.refreshers) else 1
+        lifecycle.stop()
+    return 0 if all(r.status.up for r in lifecycle.exporter.refreshers) else 1
 
 
 def _serve(argv: list[str]) -> int:
+    from exporter.runtime.lifecycle import Lifecycle
     from exporter.web.server import MetricsServer, parse_listen_address
 
     parser = _serve_parser()
@@ -148,41 +149,32 @@ def _serve(argv: list[str]) -> int:
             web_config = WebConfigFile(args.web_config_file)
         except ConfigError as error:
             return _fail_config(error)
-    if args.demo:
-        from exporter.runtime.demo import run_demo
 
-        return run_demo(host, port, wait_for_stop, web_config=web_config)
-    if not args.config_file:
+    def server_factory(exporter: Exporter) -> MetricsServer:
+        return MetricsServer(exporter, host, port, web_config)
+
+    if not args.demo and not args.config_file:
         parser.error("--config.file is required (or use --demo)")
     try:
-        config = load_config(args.config_file)
+        if args.demo:
+            from exporter.runtime.demo import run_demo
+
+            return run_demo(server_factory)
+        lifecycle = Lifecycle.from_file(args.config_file, server_factory=server_factory)
     except ConfigError as error:
         return _fail_config(error)
-    from exporter.runtime.service import Service
-
-    try:
-        service = Service(args.config_file, config,
-                          lambda exporter: MetricsServer(exporter, host, port, web_config))
     except OSError as exc:
         print(f"error: web.listen-address: cannot listen on {args.listen_address}: "
               f"{exc.strerror}", file=sys.stderr)
         return 2
-    service.install_signal_handlers()
-    service.start()
+    lifecycle.install_signal_handlers()
+    lifecycle.start()
+    assert lifecycle.server is not None
     log.info("ams-job-exporter %s serving %d account(s) on %s/metrics",
-             __version__, len(config.accounts), service.server.url)
-    service.run()
+             __version__, len(lifecycle.exporter.config.accounts), lifecycle.server.url)
+    lifecycle.run()
     log.info("stopped")
     return 0
-
-
-def wait_for_stop() -> None:
-    """Block until SIGINT or SIGTERM."""
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
-    log.info("stopping")
 
 
 def _simulate(argv: list[str]) -> int:

@@ -10,7 +10,7 @@ import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 from exporter.config.errors import ConfigError
 
@@ -90,5 +90,4 @@ PositiveInt = Annotated[int, BeforeValidator(_positive_int)]
 Text = Annotated[str, BeforeValidator(_text)]
 Name = Annotated[str, BeforeValidator(_nonempty_text)]
 #: A list of distinct non-empty strings, in their first order.
-Names = Annotated[tuple[Name, ...], AfterValidator(lambda v: tuple(dict.fromkeys(v))),
-                  Field(default=())]
+Names = Annotated[tuple[Name, ...], AfterValidator(lambda v: tuple(dict.fromkeys(v)))]

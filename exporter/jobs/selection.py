@@ -72,7 +72,7 @@ State = Annotated[JobState, BeforeValidator(_state)]
 class JobSelection(StrictModel):
     """Which jobs of an account are exported (config key `jobs`)."""
 
-    ids: Names
+    ids: Names = ()
     name_regex: Annotated[re.Pattern[str] | None, BeforeValidator(_compile)] = None
     states: Annotated[frozenset[State] | None, BeforeValidator(_states)] = None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 #: A render younger than this is served as it is.
 FRESH_SECONDS = 1.0
@@ -28,13 +29,13 @@ class _Render:
 
 
 class RenderCache:
-    def __init__(self, render: Callable[[Sequence[object], float], list[bytes]]) -> None:
+    def __init__(self, render: Callable[[Sequence[Any], float], list[bytes]]) -> None:
         self.render = render
         self._cached: _Render | None = None
         self._render_lock = threading.Lock()  # one render at a time (single flight)
         self._background: threading.Thread | None = None
 
-    def get(self, snapshots: Sequence[object], generations: tuple[int, ...],
+    def get(self, snapshots: Sequence[Any], generations: tuple[int, ...],
             now: float) -> list[bytes]:
         cached = self._cached
         if cached is not None and cached.generations == generations:
@@ -51,13 +52,13 @@ class RenderCache:
                 return cached.body
             return self._render(snapshots, generations, now)
 
-    def _render(self, snapshots: Sequence[object], generations: tuple[int, ...],
+    def _render(self, snapshots: Sequence[Any], generations: tuple[int, ...],
                 now: float) -> list[bytes]:
         body = self.render(snapshots, now)
         self._cached = _Render(generations, now, body)
         return body
 
-    def _render_in_background(self, snapshots: Sequence[object],
+    def _render_in_background(self, snapshots: Sequence[Any],
                               generations: tuple[int, ...], now: float) -> None:
         if self._background is not None and self._background.is_alive():
             return

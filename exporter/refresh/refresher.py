@@ -124,10 +124,11 @@ class AccountRefresher:
     def _sync(self, now: float) -> tuple[dict[JobKey, Job], bool]:
         """(selected jobs, whether this was a full sync)."""
         status = self.status
-        full = (self._watermark is None or status.last_full_sync is None
+        watermark = self._watermark
+        full = (watermark is None or status.last_full_sync is None
                 or now - status.last_full_sync >= self.config.refresh.full_resync)
-        changed = None if full else self.source.fetch_changed(
-            self._watermark - INCREMENTAL_OVERLAP_SECONDS)
+        changed = None if full or watermark is None else self.source.fetch_changed(
+            watermark - INCREMENTAL_OVERLAP_SECONDS)
         if changed is None:
             listing = self.source.fetch_all(now)
             status.skipped["malformed"] += listing.malformed

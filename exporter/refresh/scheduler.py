@@ -21,7 +21,8 @@ def in_daemon_thread(work: Callable[[], None], name: str) -> Future[None]:
     def run() -> None:
         if future.set_running_or_notify_cancel():
             try:
-                future.set_result(work())
+                work()
+                future.set_result(None)
             except BaseException as exc:  # handed to whoever waits on the future
                 future.set_exception(exc)
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 
 from exporter.config.model import Config, build_config
-from exporter.runtime.exporter import Exporter
+from exporter.runtime.lifecycle import Lifecycle, ServerFactory
 from exporter.simulator import Simulator
-from exporter.web.server import MetricsServer
-from exporter.web.web_config import WebConfigFile
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +37,22 @@ def start_demo_simulator(host: str = "127.0.0.1", port: int = SIMULATOR_PORT) ->
         return simulator.start(host=host, port=0)  # the usual port is taken: any port
 
 
-def run_demo(host: str, port: int, wait: Callable[[], None],
-             web_config: WebConfigFile | None = None) -> int:
+def run_demo(server_factory: ServerFactory) -> int:
+    """Serve the demo until SIGINT or SIGTERM."""
     simulator = start_demo_simulator()
-    exporter = Exporter(demo_config(simulator.v2_endpoint(DEMO_ACCOUNT)))
-    server = MetricsServer(exporter, host, port, web_config).start()
-    exporter.start_background_refresh()
-    print(f"AMS simulator (v2 API):  {simulator.v2_endpoint(DEMO_ACCOUNT)}", flush=True)
-    print(f"Exporter metrics:        {server.url}/metrics", flush=True)
-    print(f"Exporter landing page:   {server.url}/", flush=True)
-    print("Jobs queue, process, finish, fail and get canceled every few seconds; "
-          "press Ctrl-C to stop.", flush=True)
     try:
-        wait()
+        lifecycle = Lifecycle(demo_config(simulator.v2_endpoint(DEMO_ACCOUNT)),
+                              server_factory=server_factory)
+        assert lifecycle.server is not None
+        lifecycle.install_signal_handlers()
+        lifecycle.start()
+        url = lifecycle.server.url
+        print(f"AMS simulator (v2 API):  {simulator.v2_endpoint(DEMO_ACCOUNT)}", flush=True)
+        print(f"Exporter metrics:        {url}/metrics", flush=True)
+        print(f"Exporter landing page:   {url}/", flush=True)
+        print("Jobs queue, process, finish, fail and get canceled every few seconds; "
+              "press Ctrl-C to stop.", flush=True)
+        lifecycle.run()
     finally:
-        server.stop()
-        exporter.close()
         simulator.stop()
     return 0

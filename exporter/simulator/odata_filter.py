@@ -268,8 +268,8 @@ def _word(text: str, ident: re.Match[str], dialect: Dialect = ODATA_V3) -> tuple
         "false": (False, EdmType.BOOL),
     }
     if word in constants:
-        value, kind = constants[word]
-        return _Token("literal", word, position, value, kind), end
+        constant, kind = constants[word]
+        return _Token("literal", word, position, constant, kind), end
     return _Token("ident", word, position), end
 
 

@@ -397,7 +397,8 @@ class Simulator:
         if self._server is None:
             raise RuntimeError("simulator not started")
         host, port = self._server.server_address[:2]
-        return f"{self._server.scheme}://{host}:{port}"
+        shown = host.decode() if isinstance(host, bytes) else host
+        return f"{self._server.scheme}://{shown}:{port}"
 
     def v2_endpoint(self, account: str) -> str:
         return V2Service.endpoint(self.url, account)

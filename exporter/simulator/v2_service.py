@@ -180,9 +180,8 @@ class V2Service:
             return cached[1]
         single = _SINGLE_ID.fullmatch(options.filter.text)
         if single is not None:  # the seed document's query: answered from the index
-            job = account.store.get(single.group(1).replace("''", "'"))
-            visible = job is not None and view_job(job, now) is not None
-            jobs = [job] if visible else []
+            found = account.store.get(single.group(1).replace("''", "'"))
+            jobs = [found] if found is not None and view_job(found, now) is not None else []
         else:
             jobs = [job for job in account.store.visible(now)
                     if options.filter.matches(_record(job, now))]

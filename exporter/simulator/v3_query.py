@@ -27,6 +27,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import Any
 
 from exporter.jobs.states import JobState
 from exporter.simulator.odata_filter import Dialect, EdmType, Filter, ParseError, parse_filter
@@ -66,7 +67,7 @@ class Collection:
 
 #: What ARM's filters allow for every collection: `properties/...` paths, names
 #: matched case-insensitively, unquoted datetimes, no functions and no `not`.
-_ARM_FILTERS = {
+_ARM_FILTERS: dict[str, Any] = {
     "property_paths": True,
     "case_insensitive_names": True,
     "bare_datetimes": True,
@@ -191,7 +192,7 @@ def key_function(order: Sequence[OrderItem]) -> Callable[[Record], tuple[object,
     getter = itemgetter(*(item.property for item in order))
     if len(order) == 1:
         return lambda record: (getter(record),)
-    return getter  # type: ignore[return-value]
+    return getter
 
 
 def _compare(a: tuple[object, ...], b: tuple[object, ...], order: Sequence[OrderItem]) -> int:
@@ -231,7 +232,7 @@ def page(
         keyed.sort(key=itemgetter(0), reverse=directions.pop())
     else:  # mixed: stable sorts, least significant key first
         for index in reversed(range(len(order))):
-            keyed.sort(key=lambda item, i=index: item[0][i], reverse=order[index].descending)
+            keyed.sort(key=itemgetter_nested(index), reverse=order[index].descending)
     start = 0 if query.after is None else _first_after(keyed, query.after, order)
     chosen = keyed[start:start + size]
     more = len(keyed) > start + size
@@ -279,3 +280,10 @@ def decode_skiptoken(
         if not isinstance(value, wanted) or isinstance(value, bool):
             raise invalid
     return tuple(key)
+
+
+def itemgetter_nested(index: int) -> Callable[[tuple[tuple[object, ...], object]], Any]:
+    """item -> item[0][index]: the index-th sort key of a (keys, record) pair."""
+    def key(item: tuple[tuple[object, ...], object]) -> Any:
+        return item[0][index]
+    return key

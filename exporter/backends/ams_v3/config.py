@@ -20,7 +20,7 @@ class V3AccountConfig(AccountSettings):
     #: The Media Services account's resource name; defaults to `name`.
     account_name: Name | None = None
     #: Transforms to read; empty: discover them all.
-    transforms: Names
+    transforms: Names = ()
     arm_endpoint: Annotated[HttpUrl, AfterValidator(lambda url: url.rstrip("/"))] = \
         DEFAULT_ARM_ENDPOINT
     progress: bool = True  # outputs carry it: no extra requests

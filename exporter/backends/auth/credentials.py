@@ -99,6 +99,7 @@ class CredentialBuilder:
             "client_id": (client, "AZURE_CLIENT_ID"),
             "client_secret": (secret, "AZURE_CLIENT_SECRET"),
         })
+        assert tenant and client and secret  # checked by _require
         return ClientSecretCredential(tenant, client, secret, **self._authority(options))
 
     def _managed_identity(self, options: Mapping[str, str]) -> Any:

@@ -7,7 +7,6 @@ message or a log line.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 from exporter.backends.auth.config import AuthBase, NoAuth, TokenAuth, TokenFileAuth
 from exporter.backends.auth.credentials import CredentialFactory, failure_hint
 from exporter.backends.auth.errors import AuthError
+from exporter.runtime.files import Signature, file_signature
 
 #: Renew this long before the token expires, so a refresh never carries a dying token.
 EXPIRY_MARGIN_SECONDS = 300.0
@@ -39,20 +39,22 @@ class TokenFile:
     def __init__(self, path: str) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._seen: tuple[float, int] | None = None
+        self._seen: Signature = None
         self._token = ""
 
     def token(self) -> str:
         with self._lock:
-            try:
-                stat = os.stat(self.path)
-                signature = (stat.st_mtime, stat.st_size)
-                if signature != self._seen:
+            signature = file_signature(self.path)
+            if signature is None:
+                raise AuthError(f"cannot read token file {self.path}")
+            if signature != self._seen:
+                try:
                     with open(self.path, encoding="utf-8") as handle:
                         self._token = handle.read().strip()
-                    self._seen = signature
-            except OSError as exc:
-                raise AuthError(f"cannot read token file {self.path}: {exc.strerror}") from None
+                except (OSError, UnicodeDecodeError) as exc:
+                    reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+                    raise AuthError(f"cannot read token file {self.path}: {reason}") from None
+                self._seen = signature
             if not self._token:
                 raise AuthError(f"token file {self.path} is empty")
             return self._token

@@ -1,4 +1,8 @@
-"""The long-running `serve` command: signals, configuration reloads, graceful stop.
+"""The one lifecycle of a running exporter: start, reload, stop.
+
+`serve`, `--demo` and `once` all go through it. It owns the Exporter of the current
+configuration and, when serving, the HTTP server; it calls down into them and
+nothing calls back up into it except through `request_reload`/`request_stop`.
 
 SIGTERM/SIGINT: stop accepting, answer scrapes in progress, exit (within 5 s).
 SIGHUP, or a change of the config file: load it again; if it is valid, accounts
@@ -9,7 +13,6 @@ the running configuration stays and ams_config_last_reload_successful drops to 0
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -18,39 +21,46 @@ from collections.abc import Callable
 from exporter.config.errors import ConfigError
 from exporter.config.model import Config, load_config
 from exporter.runtime.exporter import Exporter
+from exporter.runtime.files import WatchedFile
 from exporter.web.server import MetricsServer
 
 log = logging.getLogger(__name__)
 
-#: How often the config file's modification time is checked.
+#: How often the config file is checked for changes.
 WATCH_INTERVAL_SECONDS = 2.0
 
-
-def _file_signature(path: str) -> tuple[float, int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return (stat.st_mtime, stat.st_size)
+ServerFactory = Callable[[Exporter], MetricsServer]
 
 
-class Service:
-    """An exporter and its HTTP server, reloadable while running."""
+class Lifecycle:
+    """A configuration (from a file, reloadable, or given), the Exporter built from
+    it, and optionally the HTTP server that serves it."""
 
-    def __init__(self, config_path: str, config: Config, server_factory:
-                 Callable[[Exporter], MetricsServer],
+    def __init__(self, config: Config, *, config_path: str | None = None,
+                 server_factory: ServerFactory | None = None,
                  exporter_factory: Callable[[Config], Exporter] = Exporter) -> None:
-        self.config_path = config_path
         self.exporter = exporter_factory(config)
-        self.server = server_factory(self.exporter)
-        self._signature = _file_signature(config_path)
+        self.server = server_factory(self.exporter) if server_factory is not None else None
+        self._watched = WatchedFile(config_path) if config_path else None
         self._reload = threading.Event()
         self._stop = threading.Event()
 
-    def start(self) -> Service:
-        self.server.start()
+    @classmethod
+    def from_file(cls, path: str, **kwargs: object) -> Lifecycle:
+        """Raises ConfigError for an invalid file (the caller exits 2)."""
+        return cls(load_config(path), config_path=path, **kwargs)  # type: ignore[arg-type]
+
+    def start(self) -> Lifecycle:
+        if self.server is not None:
+            self.server.start()
         self.exporter.start_background_refresh()
         return self
+
+    def collect_once(self) -> str:
+        """One collection: refresh every account (within refresh.timeout), then the
+        exposition as text."""
+        self.exporter.refresh_due()
+        return self.exporter.text()
 
     def request_reload(self) -> None:
         self._reload.set()
@@ -60,16 +70,19 @@ class Service:
 
     def reload(self) -> bool:
         """Load the config file again; True when the new configuration is in use."""
-        self._signature = _file_signature(self.config_path)
+        if self._watched is None:
+            return False
+        self._watched.mark()
         status = self.exporter.reload_status
         try:
-            config = load_config(self.config_path)
+            config = load_config(self._watched.path)
         except ConfigError as error:
             status.successful = False
             log.error("configuration reload failed, keeping the running one: %s", error)
             return False
         old, self.exporter = self.exporter, self.exporter.reconfigured(config)
-        self.server.set_exporter(self.exporter)
+        if self.server is not None:
+            self.server.set_exporter(self.exporter)
         self.exporter.start_background_refresh()
         old.close()
         status.successful = True
@@ -80,12 +93,16 @@ class Service:
     def run(self) -> None:
         """Serve until asked to stop; reload on request or when the file changes."""
         while not self._stop.is_set():
-            if self._reload.wait(WATCH_INTERVAL_SECONDS) or (
-                    _file_signature(self.config_path) != self._signature):
+            requested = self._reload.wait(WATCH_INTERVAL_SECONDS)
+            if requested or (self._watched is not None and self._watched.changed()):
                 self._reload.clear()
                 if not self._stop.is_set():
                     self.reload()
-        self.server.stop()
+        self.stop()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
         self.exporter.close()
 
     def install_signal_handlers(self) -> None:
