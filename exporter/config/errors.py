@@ -42,24 +42,36 @@ _MESSAGES = {
 }
 
 
+#: The keys that pick the model of a tagged union, with their defaults.
+UNION_KEYS = {"api": "v2", "method": "default"}
+
+
+def _is_tag(part: object, data: Any) -> bool:
+    """Whether `part` is the tag pydantic put into the location for the tagged union
+    that `data` was validated as (its `api` or `method` value)."""
+    return isinstance(data, dict) and any(
+        part == data.get(key, default) for key, default in UNION_KEYS.items())
+
+
 def key_path(loc: Iterable[Any], data: Any = None) -> str:
     """('accounts', 1, 'v2', 'auth', 'client_secret', 'method') ->
-    accounts[1].auth.method. The tags pydantic puts into the locations of tagged
-    unions are found by walking the input: a tag is a step, not the last, that is
-    not a key of the mapping it would index (a missing key is always the last)."""
+    accounts[1].auth.method. The tag pydantic puts into the location after a
+    tagged union (the `api` or `method` value) is dropped, once per mapping, so a
+    key that happens to share the tag's name is still shown."""
     path = ""
-    steps = list(loc)
-    for index, part in enumerate(steps):
+    tag_dropped = False
+    for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
             data = data[part] if isinstance(data, list) and 0 <= part < len(data) else None
-        elif isinstance(data, dict) and part not in data and index < len(steps) - 1:
-            continue
+            tag_dropped = False
+        elif not tag_dropped and _is_tag(part, data):
+            tag_dropped = True
         else:
             path = f"{path}.{part}" if path else str(part)
             data = data.get(part) if isinstance(data, dict) else None
+            tag_dropped = False
     return path or "."
-
 
 
 def _message(error: Mapping[str, Any]) -> tuple[str, str]:
