@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+import re2
+from pydantic import BeforeValidator, ConfigDict
 
 from exporter.config.types import Names, StrictModel
 from exporter.jobs.model import Job
@@ -16,15 +17,45 @@ _META = set(".^$*+?{}[]\\|()")
 _QUANTIFIERS = set("*?{")
 
 
-def literal_prefix(pattern: re.Pattern[str]) -> str | None:
+class NamePattern:
+    """`name_regex`, compiled by RE2: matching takes time linear in the name, as in
+    Prometheus, so no pattern and no job name can stall the exporter (Python's
+    backtracking `re` needs seconds for `(a+)+$` against 28 characters)."""
+
+    def __init__(self, text: str) -> None:
+        options = re2.Options()
+        options.log_errors = False  # the error comes back as an exception, not on stderr
+        try:
+            self._compiled = re2.compile(text, options)
+        except re2.error as exc:
+            reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(
+                exc.args[0], bytes) else str(exc)
+            raise ValueError(f"invalid regular expression (RE2 syntax): {reason}") from None
+        self.pattern = text
+
+    def search(self, name: str) -> bool:
+        return self._compiled.search(name) is not None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NamePattern) and other.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
+
+    def __repr__(self) -> str:
+        return f"NamePattern({self.pattern!r})"
+
+
+def literal_prefix(pattern: NamePattern | re.Pattern[str] | str) -> str | None:
     """The literal text every match must start with, for `^literal...` patterns.
 
     Pushing it down as `startswith(Name,'...')` lets the API drop non-matching jobs;
     the regex is still applied to what comes back, so a short prefix is only cheaper,
     never wrong. Patterns with flags or alternation get no prefix.
     """
-    text = pattern.pattern
-    if pattern.flags & (re.IGNORECASE | re.VERBOSE) or not text.startswith("^") or "|" in text:
+    text = pattern if isinstance(pattern, str) else pattern.pattern
+    flags = pattern.flags if isinstance(pattern, re.Pattern) else 0
+    if flags & (re.IGNORECASE | re.VERBOSE) or not text.startswith("^") or "|" in text:
         return None
     prefix = []
     for index, char in enumerate(text[1:], start=1):
@@ -36,17 +67,12 @@ def literal_prefix(pattern: re.Pattern[str]) -> str | None:
     return "".join(prefix) or None
 
 
-def _compile(value: Any) -> re.Pattern[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, re.Pattern):
+def _compile(value: Any) -> NamePattern | None:
+    if value is None or isinstance(value, NamePattern):
         return value
     if not isinstance(value, str):
         raise ValueError("expected a regular expression string")
-    try:
-        return re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression: {exc.msg}") from None
+    return NamePattern(value)
 
 
 def _states(value: Any) -> Any:
@@ -72,15 +98,17 @@ State = Annotated[JobState, BeforeValidator(_state)]
 class JobSelection(StrictModel):
     """Which jobs of an account are exported (config key `jobs`)."""
 
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
     ids: Names = ()
-    name_regex: Annotated[re.Pattern[str] | None, BeforeValidator(_compile)] = None
+    name_regex: Annotated[NamePattern | None, BeforeValidator(_compile)] = None
     states: Annotated[frozenset[State] | None, BeforeValidator(_states)] = None
 
     def matches(self, job: Job, oldest_created: float) -> bool:
         """The selection applied to one job; jobs listed by id, and active jobs, are
         kept whatever their age (the lookback rule)."""
         return ((self.states is None or job.state in self.states)
-                and (self.name_regex is None or self.name_regex.search(job.name) is not None)
+                and (self.name_regex is None or self.name_regex.search(job.name))
                 and (bool(self.ids) or job.state.is_active or job.created >= oldest_created))
 
     def name_prefix(self) -> str | None:

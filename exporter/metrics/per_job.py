@@ -14,6 +14,7 @@ gauges, so one cache serves both.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -46,7 +47,14 @@ AGE = ("ams_job_age_seconds", "Seconds since the job was created.")
 _STATE_SUFFIXES = tuple(f',state="{state.name}"}} ' for state in JobState)
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def escape(value: str) -> str:
+    """A label value for the exposition; text UTF-8 cannot carry (lone surrogates,
+    which JSON allows) becomes U+FFFD instead of failing the whole render."""
+    if _SURROGATES.search(value):
+        value = _SURROGATES.sub("\ufffd", value)
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 

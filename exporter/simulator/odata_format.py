@@ -29,7 +29,10 @@ def light_datetime(us: int) -> str:
 
 
 def _dumps(payload: object) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    try:
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (JSON allows it escaped, UTF-8 does not)
+        return json.dumps(payload, separators=(",", ":")).encode("ascii")
 
 
 def _light_value(entity_set: EntitySet, field: str, value: object) -> object:
