@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 import requests
 
@@ -69,6 +69,23 @@ def id_batches(ids: tuple[str, ...], max_length: int = MAX_QUERY_LENGTH) -> Iter
         length += clause_length
     if batch:
         yield batch
+
+
+#: The legacy global endpoints and the hosts their accounts live on, per cloud.
+LEGACY_HOSTS = {"media.windows.net": ".media.azure.net",
+                "media.chinacloudapi.cn": ".media.chinacloudapi.cn",
+                "media.usgovcloudapi.net": ".media.usgovcloudapi.net"}
+
+
+def redirect_allowed(old: SplitResult, new: SplitResult) -> bool:
+    """A redirect the client may follow with its token: to the same origin, or
+    from a legacy global endpoint over https to an AMS host of the same cloud."""
+    if (old.scheme, old.hostname, old.port) == (new.scheme, new.hostname, new.port):
+        return True
+    suffix = LEGACY_HOSTS.get((old.hostname or "").lower())
+    host = (new.hostname or "").lower()
+    return (suffix is not None and old.scheme == "https" and new.scheme == "https"
+            and host.endswith(suffix))
 
 
 def _encode(value: str) -> str:
@@ -168,6 +185,10 @@ class V2Client:
                            response.status_code)
         if old.scheme == "https" and parts.scheme != "https":
             raise ApiError("refusing a redirect from https to http", response.status_code)
+        if not redirect_allowed(old, parts):
+            raise ApiError(f"refusing a redirect to {parts.hostname}: only the legacy global "
+                           "endpoint may move an account, over https, to an AMS host of its "
+                           "cloud (the token is not sent there)", response.status_code)
         self.endpoint = f"{parts.scheme}://{parts.netloc}{parts.path[:marker + 5]}"
         self._endpoint_resolved = True
         log.info("AMS endpoint moved permanently; using %s from now on", self.endpoint)
