@@ -1,25 +1,32 @@
-"""Shared fixtures: a simulator on 127.0.0.1 driven by a manual clock, exporters
-built from YAML text, and a parser for the exposition."""
+"""Shared fixtures: a simulator on 127.0.0.1 driven by a manual clock, and exporters
+built from YAML text. Plain helpers (T0, scrape, v2_config, ...) are in
+tests/helpers/; import them from there, not from this file or another test module."""
 
 from __future__ import annotations
 
-import queue
-import re
-import subprocess
-import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.config.model import Config, parse_config
 from exporter.runtime.exporter import Exporter
 from exporter.simulator import ManualClock, Simulator
 
-#: 2026-01-01T00:00:00Z: a fixed "now" so expected values are exact.
-T0 = 1767225600.0
+# Re-exported for test modules that still import helpers from tests.conftest
+# (tests/test_web_*.py, tests/test_http.py): use tests.helpers in new code.
+from tests.helpers import (
+    T0,
+    Scrape,
+    output_lines,
+    parse_exposition,
+    scrape,
+    v2_config,
+    wait_for_line,
+    wait_until,
+)
+
+__all__ = ["T0", "Scrape", "output_lines", "parse_exposition", "scrape", "v2_config",
+           "wait_for_line", "wait_until"]
 
 
 @pytest.fixture
@@ -33,60 +40,6 @@ def simulator(clock: ManualClock) -> Iterator[Simulator]:
     sim.add_v2_account("acct")
     with sim.start(host="127.0.0.1", port=0):
         yield sim
-
-
-@dataclass
-class Scrape:
-    """The samples of one exposition, indexed by name and labels."""
-
-    samples: dict[tuple[str, frozenset[tuple[str, str]]], float]
-    families: dict[str, str]  # name -> type
-
-    def value(self, name: str, **labels: str) -> float:
-        matches = self.find(name, **labels)
-        assert len(matches) == 1, f"{name}{labels}: {len(matches)} samples match"
-        return next(iter(matches.values()))
-
-    def find(self, name: str, **labels: str) -> dict[frozenset[tuple[str, str]], float]:
-        wanted = set(labels.items())
-        return {key: value for (sample_name, key), value in self.samples.items()
-                if sample_name == name and wanted <= key}
-
-    def job_ids(self, account: str = "acct") -> set[str]:
-        return {dict(key)["job_id"]
-                for key in self.find("ams_job_state_code", account=account)}
-
-
-def parse_exposition(text: str) -> Scrape:
-    samples: dict[tuple[str, frozenset[tuple[str, str]]], float] = {}
-    families: dict[str, str] = {}
-    for family in text_string_to_metric_families(text):
-        families[family.name] = family.type
-        for sample in family.samples:
-            key = (sample.name, frozenset(sample.labels.items()))
-            assert key not in samples, f"duplicate sample {key}"
-            samples[key] = sample.value
-    return Scrape(samples, families)
-
-
-def scrape(exporter: Exporter) -> Scrape:
-    """Refresh what is due, then parse the exposition (what /metrics does)."""
-    exporter.refresh_due()
-    return parse_exposition(exporter.text())
-
-
-def v2_config(endpoint: str, extra_account: str = "", top: str = "",
-              auth: str = "{method: token_file, path: TOKEN}") -> str:
-    return f"""
-refresh: {{min_interval: 0s, timeout: 10s}}
-{top}
-accounts:
-  - name: acct
-    api: v2
-    endpoint: {endpoint}
-    auth: {auth}
-{extra_account}
-"""
 
 
 @pytest.fixture
@@ -109,44 +62,3 @@ def make_exporter(clock: ManualClock, token_file: str) -> Iterator[Callable[...,
     yield make
     for exporter in made:
         exporter.close()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0,
-               interval: float = 0.05) -> bool:
-    """Poll `condition` until true or `timeout` passes (bounded, no open-ended sleeps)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()
-
-
-def output_lines(process: subprocess.Popen[str]) -> queue.Queue[str]:
-    """A queue fed with a child process's output by a thread, so reading it with a
-    timeout never blocks a test on a process that prints nothing."""
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line)
-
-    threading.Thread(target=pump, daemon=True).start()
-    return lines
-
-
-def wait_for_line(lines: queue.Queue[str], pattern: str, timeout: float = 30.0) -> re.Match[str]:
-    """The first output line matching `pattern`, or an AssertionError after `timeout`."""
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        try:
-            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        seen.append(line)
-        match = re.search(pattern, line)
-        if match:
-            return match
-    raise AssertionError(f"no line matching {pattern!r}; got: {''.join(seen)!r}")

@@ -15,7 +15,7 @@ from exporter.config.model import build_config, parse_config
 from exporter.runtime.exporter import Exporter
 from exporter.simulator import SimJob, Simulator, SystemClock
 from exporter.web.server import landing_page
-from tests.conftest import parse_exposition, wait_until
+from tests.helpers import parse_exposition, wait_until
 
 SECRET = "s3cret-Value-7f2a9c"
 TENANT = "tenant1"

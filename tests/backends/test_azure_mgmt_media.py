@@ -14,7 +14,7 @@ from exporter.config.model import parse_config
 from exporter.jobs.states import JobState
 from exporter.runtime.exporter import Exporter
 from exporter.simulator import ManualClock, Simulator
-from tests.conftest import parse_exposition
+from tests.helpers import parse_exposition
 
 T0 = 1767225600.0  # 2026-01-01T00:00:00Z
 JOBS = 1250  # more than two pages of 500

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from exporter.backends.ams_v2.client import (
@@ -18,7 +16,6 @@ from exporter.backends.odata import (
     parse_datetime,
     string_literal,
 )
-from exporter.jobs.selection import literal_prefix
 from exporter.jobs.states import JobState
 
 
@@ -82,13 +79,3 @@ def test_id_batches_fit_the_query_limit_and_keep_every_id() -> None:
 def test_encoding_matches_the_seed_request() -> None:
     text = "Id eq 'nb:jid:UUID:f3c43f94-327f-2347-90bb-3bf79f8559f1'"
     assert _encode(text) == "Id%20eq%20'nb%3Ajid%3AUUID%3Af3c43f94-327f-2347-90bb-3bf79f8559f1'"
-
-
-@pytest.mark.parametrize("pattern, prefix", [
-    ("^Encoding ", "Encoding "), ("^ab*", "a"), ("^abc?", "ab"), ("Encoding", None),
-    ("^a|b", None), ("^\\d+", None), ("^", None),
-])
-def test_literal_prefix(pattern: str, prefix: str | None) -> None:
-    assert literal_prefix(re.compile(pattern)) == prefix
-    if prefix:
-        assert re.compile(pattern).match(prefix + "zzz") or pattern.endswith(("*", "?"))

@@ -31,9 +31,8 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import __version__
-from tests.conftest import output_lines
+from tests.helpers import ROOT, output_lines
 
-ROOT = Path(__file__).resolve().parent.parent
 IMAGE_TOOL = ROOT / "scripts" / "image"
 TAG = "ams-job-exporter:test"
 REF = f"localhost/{TAG}"
@@ -41,7 +40,8 @@ UID = 65532
 #: First build on a fresh machine: apt-get install podman, debootstrap a base, pip.
 BUILD_TIMEOUT = 1800
 
-pytestmark = pytest.mark.timeout(BUILD_TIMEOUT + 600)
+#: builds and runs the image with podman
+pytestmark = [pytest.mark.system, pytest.mark.timeout(BUILD_TIMEOUT + 600)]
 
 
 def _tail(text: str, lines: int = 40) -> str:
@@ -114,19 +114,6 @@ def test_image_metadata(image_config: dict):
     labels = config["Labels"]
     for key in ("version", "revision", "source", "title"):
         assert labels.get(f"org.opencontainers.image.{key}"), key
-
-
-def test_dockerfile_labels_come_from_build_args():
-    text = (ROOT / "Dockerfile").read_text()
-    assert re.search(r"^ARG BASE_IMAGE=\S*python\S*slim", text, re.MULTILINE)
-    assert len(re.findall(r"^FROM \$\{BASE_IMAGE\}", text, re.MULTILINE)) == 2
-    for key, arg in (("version", "VERSION"), ("revision", "REVISION"), ("source", "SOURCE")):
-        assert re.search(rf"^ARG {arg}\b", text, re.MULTILINE), arg
-        assert f'org.opencontainers.image.{key}="${{{arg}}}"' in text, key
-    assert "--no-cache-dir" in text
-    ignored = (ROOT / ".dockerignore").read_text().splitlines()
-    assert ignored[ignored.index("*") + 1:][:3] == ["!pyproject.toml", "!README.md",
-                                                   "!exporter/"]
 
 
 def test_image_holds_only_the_venv_and_runs_as_non_root(image: str):

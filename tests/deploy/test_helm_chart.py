@@ -27,7 +27,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
+
+#: every test here runs helm (the chart checks that do not are in test_deploy_files.py)
+pytestmark = pytest.mark.system
+
 CHART = ROOT / "helm" / "ams-job-exporter"
 RULES = ROOT / "grafana" / "alerts" / "ams-jobs.rules.yaml"
 DASHBOARDS = ROOT / "grafana" / "dashboards"
@@ -194,20 +198,6 @@ def test_helm_lint_strict(helm: str, tmp_path: Path):
     assert "0 chart(s) failed" in result.stdout
 
 
-def test_chart_copies_of_grafana_files_are_in_sync():
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "sync-chart-files"),
-                             "--check"], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, (
-        "helm/ams-job-exporter/files/ differs from grafana/: run scripts/sync-chart-files\n"
-        + result.stdout + result.stderr)
-    copies = sorted(p.relative_to(CHART / "files").as_posix()
-                    for p in (CHART / "files").rglob("*") if p.is_file())
-    sources = sorted([f"alerts/{p.name}" for p in (ROOT / "grafana/alerts").glob("*.yaml")]
-                     + [f"dashboards/{p.name}" for p in DASHBOARDS.glob("*.json")])
-    assert copies == sources
-    assert "alerts/ams-jobs.rules.yaml" in copies
-
-
 def test_the_packaged_chart_carries_the_grafana_files(helm: str, tmp_path: Path):
     run_helm(helm, "package", str(CHART), "--destination", str(tmp_path))
     (package,) = tmp_path.glob("ams-job-exporter-*.tgz")
@@ -219,35 +209,6 @@ def test_the_packaged_chart_carries_the_grafana_files(helm: str, tmp_path: Path)
     assert rendered_rule_groups(docs) == yaml.safe_load(RULES.read_text())["groups"]
     dashboards = [d for d in docs if d["kind"] == "ConfigMap" and "config.yaml" not in d["data"]]
     assert len(dashboards) == len(list(DASHBOARDS.glob("*.json")))
-
-
-def test_sync_script_reports_and_repairs_drift(tmp_path: Path):
-    for part in ("grafana/alerts", "grafana/dashboards", "helm/ams-job-exporter/files"):
-        shutil.copytree(ROOT / part, tmp_path / part)
-    script = [sys.executable, str(ROOT / "scripts" / "sync-chart-files"),
-              "--root", str(tmp_path)]
-
-    def check() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*script, "--check"], capture_output=True, text=True,
-                              timeout=60)
-
-    subprocess.run(script, capture_output=True, text=True, timeout=60, check=True)
-    assert check().returncode == 0
-    (tmp_path / "grafana/alerts/ams-jobs.rules.yaml").write_text("groups: []\n")
-    (tmp_path / "grafana/dashboards/new.json").write_text("{}\n")
-    (tmp_path / "helm/ams-job-exporter/files/dashboards/gone.json").write_text("{}\n")
-    drift = check()
-    assert drift.returncode == 1
-    assert "run scripts/sync-chart-files" in drift.stderr
-    for name in ("alerts/ams-jobs.rules.yaml", "dashboards/new.json", "dashboards/gone.json"):
-        assert name in drift.stdout
-    synced = subprocess.run(script, capture_output=True, text=True, timeout=60)
-    assert synced.returncode == 0, synced.stderr
-    assert check().returncode == 0
-    files = tmp_path / "helm/ams-job-exporter/files"
-    assert (files / "alerts/ams-jobs.rules.yaml").read_text() == "groups: []\n"
-    assert (files / "dashboards/new.json").exists()
-    assert not (files / "dashboards/gone.json").exists()
 
 
 # ---------------------------------------------------------------- schema validation

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -24,7 +23,8 @@ from typing import Any
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
+
 RULES = ROOT / "grafana" / "alerts" / "ams-jobs.rules.yaml"
 RULE_TESTS = ROOT / "grafana" / "alerts" / "tests" / "ams-jobs.rules.test.yaml"
 DASHBOARD_DIR = ROOT / "grafana" / "dashboards"
@@ -117,13 +117,6 @@ def render_rules(rules_text: str, overrides: dict[str, str]) -> str:
 
 
 # ------------------------------------------------------------------ processes and ports
-
-def free_port() -> int:
-    """A port that was free a moment ago on 127.0.0.1 (bind to port 0, then release)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def wait_for(condition, timeout: float, interval: float = 0.2, what: str = "condition"):
     """Poll until `condition()` returns a truthy value (returned) or fail after `timeout`."""

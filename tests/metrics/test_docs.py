@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from exporter.jobs.states import JobState
 from exporter.simulator import SimJob
-from tests.conftest import scrape, v2_config
-from tests.test_end_to_end_v2 import uid
+from tests.helpers import ROOT, scrape, uid, v2_config
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
+DOCS = ROOT / "docs" / "metrics.md"
 
 
 def documented_metrics() -> dict[str, str]:

@@ -8,7 +8,7 @@ alerts and users' queries, so any change to them shows up here.
 Only what cannot be fixed is left out: request latencies (real time), the build's
 Python version, the config load time, and the process_* / python_* families of
 prometheus-client. Regenerate after a deliberate change with
-`AMS_UPDATE_GOLDEN=1 pytest tests/test_golden_exposition.py`, and review the diff.
+`AMS_UPDATE_GOLDEN=1 pytest tests/metrics/test_golden_exposition.py`, and review the diff.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from exporter.config.model import parse_config
 from exporter.runtime.exporter import Exporter
 from exporter.simulator import ManualClock, Simulator
-from tests.conftest import T0
+from tests.helpers import T0
 
 GOLDEN = Path(__file__).parent / "golden" / "exposition.txt"
 VOLATILE = re.compile(

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.monitoring_helpers import (
+from tests.helpers.monitoring import (
     DASHBOARD_DIR,
     METRICS_DOC,
     RULE_TESTS,
@@ -50,6 +50,7 @@ def promtool(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120)
 
 
+@pytest.mark.system
 def test_promtool_check_rules_is_clean():
     result = promtool("check", "rules", str(RULES))
     output = result.stdout + result.stderr
@@ -58,6 +59,7 @@ def test_promtool_check_rules_is_clean():
     assert "WARNING" not in output.upper()
 
 
+@pytest.mark.system
 def test_promtool_unit_tests_pass():
     """Fires, does not fire, resolves and thresholds, per alert (see the test file)."""
     result = promtool("test", "rules", str(RULE_TESTS))
@@ -138,6 +140,7 @@ def test_tunables_are_listed_and_each_is_one_marked_literal():
     assert defaults["failureRatio"] == "0.1"
 
 
+@pytest.mark.system
 def test_rendered_thresholds_load_and_change_what_fires(tmp_path):
     """Substituting a threshold the way the Helm chart will gives a valid file whose
     behaviour changes: the unit tests' 7260 s job is no longer 'stuck' at 7300 s."""

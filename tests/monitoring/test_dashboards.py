@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from exporter.jobs.states import JobState
-from tests.monitoring_helpers import (
+from tests.helpers.monitoring import (
     DASHBOARD_DIR,
     DASHBOARDS_DOC,
     METRICS_DOC,

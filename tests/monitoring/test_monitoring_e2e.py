@@ -31,8 +31,8 @@ import yaml
 
 from exporter.jobs.states import JobState
 from exporter.simulator import SimJob, Simulator, SystemClock
-from tests.monitoring_helpers import (
-    ROOT,
+from tests.helpers import ROOT, free_port
+from tests.helpers.monitoring import (
     RULES,
     RUNBOOK,
     Notification,
@@ -40,7 +40,6 @@ from tests.monitoring_helpers import (
     Service,
     WebhookReceiver,
     all_panels,
-    free_port,
     label_values_query,
     load_dashboard,
     render_rules,
@@ -49,6 +48,9 @@ from tests.monitoring_helpers import (
     threshold_defaults,
     wait_for,
 )
+
+#: runs prometheus, prometheus-alertmanager and amtool
+pytestmark = pytest.mark.system
 
 ACCOUNT = "acct"
 RETENTION_SECONDS = 25

@@ -11,8 +11,7 @@ from exporter.backends.ratelimit import RateLimiter
 from exporter.jobs.states import JobState
 from exporter.simulator import ManualClock, SimJob
 from exporter.web.server import MetricsServer
-from tests.conftest import T0, parse_exposition, scrape, v2_config, wait_until
-from tests.test_end_to_end_v2 import uid
+from tests.helpers import T0, parse_exposition, scrape, uid, v2_config, wait_until
 
 LONG_RETENTION = "retention: {finished: 30d, failed: 30d}\nlookback: 30d"
 

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import defaultdict
 
+import pytest
 import requests
 
 from exporter.backends.ams_v2.client import V2Client
@@ -18,7 +19,10 @@ from exporter.config.model import parse_config
 from exporter.runtime.exporter import Exporter
 from exporter.simulator import ManualClock, Simulator
 from exporter.web.server import MetricsServer
-from tests.conftest import T0, parse_exposition
+from tests.helpers import T0, parse_exposition
+
+#: a 70 s soak: only in the full run, not in the fast tier (-m "not system")
+pytestmark = pytest.mark.system
 
 BUDGET = 10  # max_requests_per_second of every account
 RETRY_AFTER = 2.0

@@ -14,7 +14,7 @@ import requests
 
 from exporter.jobs.states import JobState
 from exporter.simulator import SimJob
-from tests.conftest import (
+from tests.helpers import (
     T0,
     output_lines,
     parse_exposition,

@@ -6,11 +6,7 @@ import pytest
 
 from exporter.jobs.states import JobState
 from exporter.simulator import SimJob, Simulator
-from tests.conftest import T0, scrape, v2_config
-
-
-def uid(n: int) -> str:
-    return f"nb:jid:UUID:{n:08x}-0000-4000-8000-000000000000"
+from tests.helpers import T0, scrape, uid, v2_config
 
 
 @pytest.fixture

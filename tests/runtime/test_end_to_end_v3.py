@@ -6,7 +6,7 @@ import pytest
 
 from exporter.jobs.states import JobState
 from exporter.simulator import SimJob, Simulator
-from tests.conftest import T0, scrape
+from tests.helpers import T0, scrape
 
 SUB = "11111111-2222-3333-4444-555555555555"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,13 +14,7 @@ import pytest
 import requests
 
 from exporter.simulator import SimJob, Simulator, SystemClock
-from tests.conftest import parse_exposition, wait_until
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.helpers import free_port, parse_exposition, wait_until
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ import pytest
 import requests
 
 from exporter.simulator import SimJob, Simulator, SystemClock
-from tests.conftest import wait_until
-from tests.test_lifecycle import free_port
+from tests.helpers import free_port, wait_until
 
 CLIENT_SECRET = "cs-Z9q-UNIQUE-4471-secret"
 BEARER_TOKEN = "tok-Q7w-UNIQUE-8823-bearer"
