@@ -8,11 +8,16 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
+import urllib3
 
 from exporter import __version__
 from exporter.backends.auth.tokens import TokenProvider
 from exporter.backends.ratelimit import RateLimiter
 
+#: The default cap on one response body (config `max_response_bytes`): a v2 page of
+#: 1,000 jobs in verbose JSON is about 2 MB, a v3 page of 500 jobs about 1 MB.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+READ_CHUNK_BYTES = 64 * 1024
 #: 429 is ARM's throttling answer, 503 ("Server is busy") the v2 API's.
 THROTTLING_STATUSES = frozenset({429, 503})
 #: Called after every HTTP exchange: (status code or "error", seconds taken).
@@ -49,6 +54,7 @@ class Transport:
         tokens: TokenProvider,
         *,
         timeout: float = 20.0,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         limiter: RateLimiter | None = None,
         observe: RequestObserver | None = None,
         clock: Callable[[], float] = time.time,
@@ -56,6 +62,7 @@ class Transport:
         self.session = session
         self.tokens = tokens
         self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
         self.limiter = limiter
         self.observe = observe
         self.clock = clock
@@ -79,10 +86,19 @@ class Transport:
         started = time.perf_counter()
         try:
             response = self.session.get(url, headers=headers, timeout=self.timeout,
-                                        allow_redirects=False)
+                                        allow_redirects=False, stream=True)
+            try:
+                response._content = read_body(response, self.max_response_bytes,
+                                              started + self.timeout)
+                response._content_consumed = True  # type: ignore[attr-defined]  # reusable
+            finally:
+                response.close()
         except requests.RequestException as exc:
             self._observe("error", time.perf_counter() - started)
             raise ApiError(f"request failed: {type(exc).__name__}") from None
+        except ApiError:
+            self._observe("error", time.perf_counter() - started)
+            raise
         self._observe(str(response.status_code), time.perf_counter() - started)
         if response.status_code in THROTTLING_STATUSES:
             retry_after = _retry_after(response)
@@ -93,6 +109,33 @@ class Transport:
     def _observe(self, code: str, seconds: float) -> None:
         if self.observe is not None:
             self.observe(code, seconds)
+
+
+def read_body(response: requests.Response, max_bytes: int, deadline: float) -> bytes:
+    """The whole body, decompressed, or ApiError when it is larger than `max_bytes`
+    (before or after decompression: a gzip bomb stops at the cap) or not complete
+    by `deadline` (time.perf_counter): each read returns what one receive brought,
+    so a body dripping a byte at a time is cut off at the deadline."""
+    raw = response.raw
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise ApiError(f"response of {int(declared)} bytes is over the cap of {max_bytes}")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            chunk = raw.read1(READ_CHUNK_BYTES, decode_content=True)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes or raw.tell() > max_bytes:
+                raise ApiError(f"response is over the cap of {max_bytes} bytes")
+            if time.perf_counter() > deadline:
+                raise ApiError("response not complete within the request timeout")
+            chunks.append(chunk)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise ApiError(f"reading the response failed: {type(exc).__name__}") from None
+    return b"".join(chunks)
 
 
 def json_body(response: requests.Response) -> Any:

@@ -9,9 +9,10 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 
 from exporter.backends.registry import AccountConfig
+from exporter.backends.transport import DEFAULT_MAX_RESPONSE_BYTES
 from exporter.config.errors import ConfigError, from_validation_error
 from exporter.config.loading import default_environ, expand_env, load_yaml, read_text
-from exporter.config.types import Duration, PositiveInt, StrictModel
+from exporter.config.types import ByteSize, Duration, PositiveInt, StrictModel
 
 
 class RefreshConfig(StrictModel):
@@ -41,6 +42,8 @@ class Config(StrictModel):
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     lookback: Duration = 48 * 3600.0
     max_jobs_per_account: PositiveInt = 20000
+    #: The cap on one API response body, before and after decompression.
+    max_response_bytes: ByteSize = DEFAULT_MAX_RESPONSE_BYTES
 
 
 def build_config(raw: Any) -> Config:

@@ -82,7 +82,23 @@ def _nonempty_text(value: Any) -> Any:
     return value
 
 
+_SIZE = re.compile(r"(\d+)\s*(B|KiB|MiB|GiB|KB|MB|GB)?")
+_SIZE_UNITS = {None: 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3,
+               "KB": 1000, "MB": 1000**2, "GB": 1000**3}
+
+
+def byte_size(value: Any) -> int:
+    """`2MiB`, `512KiB`, `1048576` -> bytes; ValueError otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = _SIZE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None or int(match.group(1)) <= 0:
+        raise ValueError("expected a size such as 512KiB, 32MiB or 1GiB")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2)]
+
+
 Duration = Annotated[float, BeforeValidator(duration_seconds)]
+ByteSize = Annotated[int, BeforeValidator(byte_size)]
 HttpUrl = Annotated[str, BeforeValidator(_http_url)]
 PositiveNumber = Annotated[float, BeforeValidator(_positive)]
 PositiveInt = Annotated[int, BeforeValidator(_positive_int)]

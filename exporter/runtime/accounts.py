@@ -35,6 +35,7 @@ def build_account(
         session_factory(),
         backend.token_provider(account, credentials, environ),
         timeout=config.refresh.timeout,
+        max_response_bytes=config.max_response_bytes,
         limiter=RateLimiter(account.max_requests_per_second),
         observe=stats.observe,
         clock=clock,
@@ -51,4 +52,5 @@ def can_keep(view: AccountView, account: AccountSettings, config: Config) -> boo
     lookback are baked into those; retention and intervals are read live)."""
     old = view.refresher.config
     return (view.refresher.account == account and old.refresh.timeout == config.refresh.timeout
-            and old.lookback == config.lookback)
+            and old.lookback == config.lookback
+            and old.max_response_bytes == config.max_response_bytes)

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "2.19"
 PAGE_SIZE = 1000
+#: A listing longer than this many pages is not believed (a million jobs).
+MAX_PAGES = 1000
 #: Id batches are packed so the encoded query string stays below this (IIS, in front
 #: of the v2 API, rejects query strings over 2048 characters by default).
 MAX_QUERY_LENGTH = 1800
@@ -116,15 +118,22 @@ class V2Client:
         listing = Listing(jobs={})
         skip = 0
         filter_text = " and ".join(clauses)
-        while True:
+        for _ in range(MAX_PAGES):
             params = {"$top": str(PAGE_SIZE), "$skip": str(skip)}
             if filter_text:
                 params = {"$filter": filter_text, **params}
             entities = self._collection("Jobs()", params)
+            known = len(listing.jobs)
             self._add_jobs(listing, entities)
             if len(entities) < PAGE_SIZE:
                 return listing
+            if len(listing.jobs) == known:
+                # A full page without one new job: the server ignores $skip (or
+                # repeats itself); paging on would never end.
+                raise ApiError(f"paging does not advance at $skip={skip}: the page "
+                               "repeats jobs already listed")
             skip += len(entities)
+        raise ApiError(f"more than {MAX_PAGES} pages")
 
     def get_jobs_by_id(self, ids: tuple[str, ...], clauses: list[str] | None = None) -> Listing:
         """The jobs with these ids, many per request; unknown ids are simply absent."""
