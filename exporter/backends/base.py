@@ -60,8 +60,8 @@ class Backend:
         return token_provider_for(account.auth, self.token_scope(account), credentials,
                                   environ)
 
-    def job_source(self, account: AccountSettings, transport: Transport,
-                   lookback: float) -> JobSource:
+    def job_source(self, account: AccountSettings, transport: Transport, lookback: float,
+                   max_jobs: int) -> JobSource:
         raise NotImplementedError
 
     def endpoint(self, account: AccountSettings) -> str:

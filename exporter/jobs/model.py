@@ -58,9 +58,40 @@ class Job:
         return max(0.0, now - self.start_time)
 
 
+def keep_rank(job: Job) -> tuple[bool, float]:
+    """Over the job cap, jobs with a higher rank are kept: active jobs first, then
+    the most recently created."""
+    return (job.state.is_active, job.created)
+
+
 @dataclass
 class Listing:
-    """The jobs of one listing by key, plus how many records were malformed."""
+    """The jobs of one listing by key, how many records were malformed, and how many
+    were dropped over `limit` while the listing was read.
+
+    Memory stays bounded however long the listing: past twice the limit, only the
+    `limit` best-ranked jobs are kept. Keeping the top of each part keeps the top
+    of the whole, so the result is the one a sort of everything would give.
+    """
 
     jobs: dict[JobKey, Job] = field(default_factory=dict)
     malformed: int = 0
+    limit: int | None = None
+    over_limit: int = 0
+
+    def add(self, job: Job) -> None:
+        self.jobs[job.key] = job
+        if self.limit is not None and len(self.jobs) > 2 * self.limit:
+            self._prune()
+
+    def merge(self, other: Listing) -> None:
+        for job in other.jobs.values():
+            self.add(job)
+        self.malformed += other.malformed
+        self.over_limit += other.over_limit
+
+    def _prune(self) -> None:
+        assert self.limit is not None
+        ranked = sorted(self.jobs.values(), key=keep_rank, reverse=True)
+        self.over_limit += len(ranked) - self.limit
+        self.jobs = {job.key: job for job in ranked[:self.limit]}

@@ -22,7 +22,7 @@ from exporter.backends.base import JobSource
 from exporter.backends.settings import AccountSettings
 from exporter.backends.transport import ApiError, ThrottledError
 from exporter.config.model import Config
-from exporter.jobs.model import Job, JobKey, Listing
+from exporter.jobs.model import Job, JobKey, Listing, keep_rank
 from exporter.jobs.states import JobState
 from exporter.refresh.snapshot import Renderer, Snapshot, no_rendering
 from exporter.refresh.status import AccountStatus
@@ -132,6 +132,7 @@ class AccountRefresher:
         if changed is None:
             listing = self.source.fetch_all(now)
             status.skipped["malformed"] += listing.malformed
+            status.skipped["limit"] += listing.over_limit
             self._advance_watermark(listing, reset=True)
             return self._select(listing.jobs, now), True
         merged = {**self._jobs, **changed.jobs}
@@ -146,6 +147,7 @@ class AccountRefresher:
                 if key not in found.jobs:
                     del merged[key]  # deleted upstream
         status.skipped["malformed"] += changed.malformed
+        status.skipped["limit"] += changed.over_limit
         self._advance_watermark(changed, reset=False)
         return self._select(merged, now), False
 
@@ -167,8 +169,7 @@ class AccountRefresher:
         limit = self.config.max_jobs_per_account
         if len(jobs) > limit:
             # Keep active jobs first, then the most recently created.
-            ranked = sorted(jobs.values(), key=lambda j: (j.state.is_active, j.created),
-                            reverse=True)
+            ranked = sorted(jobs.values(), key=keep_rank, reverse=True)
             self.status.skipped["limit"] += len(jobs) - limit
             jobs = {job.key: job for job in ranked[:limit]}
         return jobs

@@ -40,7 +40,8 @@ def build_account(
         observe=stats.observe,
         clock=clock,
     )
-    source = backend.job_source(account, transport, config.lookback)
+    source = backend.job_source(account, transport, config.lookback,
+                                config.max_jobs_per_account)
     refresher = AccountRefresher(account, config, source, clock,
                                  render=AccountRenderer(account.name))
     return AccountView(refresher, stats)

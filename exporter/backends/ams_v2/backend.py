@@ -24,10 +24,10 @@ class AmsV2Backend(Backend):
         assert isinstance(account, V2AccountConfig)
         return cloud_scope(account.endpoint, SCOPES)
 
-    def job_source(self, account: AccountSettings, transport: Transport,
-                   lookback: float) -> JobSource:
+    def job_source(self, account: AccountSettings, transport: Transport, lookback: float,
+                   max_jobs: int) -> JobSource:
         assert isinstance(account, V2AccountConfig)
-        client = V2Client(account.endpoint, transport, account.odata_format)
+        client = V2Client(account.endpoint, transport, account.odata_format, max_jobs)
         return V2Source(account, client, lookback)
 
     def endpoint(self, account: AccountSettings) -> str:

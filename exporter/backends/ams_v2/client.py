@@ -101,7 +101,8 @@ class V2Client:
     run it against the simulator over real HTTP without patching anything.
     """
 
-    def __init__(self, endpoint: str, transport: Transport, odata_format: str = "light") -> None:
+    def __init__(self, endpoint: str, transport: Transport, odata_format: str = "light",
+                 max_jobs: int | None = None) -> None:
         self.endpoint = endpoint if endpoint.endswith("/") else endpoint + "/"
         self.transport = transport
         self.headers = {
@@ -112,10 +113,11 @@ class V2Client:
             "Accept-Charset": "UTF-8",
         }
         self._endpoint_resolved = False
+        self.max_jobs = max_jobs
 
     def list_jobs(self, clauses: list[str]) -> Listing:
         """All jobs matching the clauses, paged with $skip/$top."""
-        listing = Listing(jobs={})
+        listing = Listing(limit=self.max_jobs)
         skip = 0
         filter_text = " and ".join(clauses)
         for _ in range(MAX_PAGES):
@@ -123,11 +125,11 @@ class V2Client:
             if filter_text:
                 params = {"$filter": filter_text, **params}
             entities = self._collection("Jobs()", params)
-            known = len(listing.jobs)
+            known = len(listing.jobs) + listing.over_limit
             self._add_jobs(listing, entities)
             if len(entities) < PAGE_SIZE:
                 return listing
-            if len(listing.jobs) == known:
+            if len(listing.jobs) + listing.over_limit == known:
                 # A full page without one new job: the server ignores $skip (or
                 # repeats itself); paging on would never end.
                 raise ApiError(f"paging does not advance at $skip={skip}: the page "
@@ -137,7 +139,7 @@ class V2Client:
 
     def get_jobs_by_id(self, ids: tuple[str, ...], clauses: list[str] | None = None) -> Listing:
         """The jobs with these ids, many per request; unknown ids are simply absent."""
-        listing = Listing(jobs={})
+        listing = Listing(limit=self.max_jobs)
         for batch in id_batches(ids):
             filter_text = " and ".join(
                 [any_of(f"Id eq {string_literal(i)}" for i in batch), *(clauses or [])])
@@ -163,7 +165,7 @@ class V2Client:
                 listing.malformed += 1
                 log.debug("skipping malformed job record: %s", exc)
                 continue
-            listing.jobs[job.key] = job
+            listing.add(job)
 
     def _collection(self, path: str, params: dict[str, str]) -> list[Any]:
         body = self._get(path, params)

@@ -25,11 +25,12 @@ class AmsV3Backend(Backend):
         assert isinstance(account, V3AccountConfig)
         return cloud_scope(account.arm_endpoint, SCOPES)
 
-    def job_source(self, account: AccountSettings, transport: Transport,
-                   lookback: float) -> JobSource:
+    def job_source(self, account: AccountSettings, transport: Transport, lookback: float,
+                   max_jobs: int) -> JobSource:
         assert isinstance(account, V3AccountConfig)
         client = V3Client(account.arm_endpoint, account.subscription_id,
-                          account.resource_group, account.resource_name, transport)
+                          account.resource_group, account.resource_name, transport,
+                          max_jobs)
         return V3Source(account, client, lookback)
 
     def endpoint(self, account: AccountSettings) -> str:

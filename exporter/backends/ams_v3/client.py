@@ -61,6 +61,7 @@ class V3Client:
         resource_group: str,
         account_name: str,
         transport: Transport,
+        max_jobs: int | None = None,
     ) -> None:
         self.arm_endpoint = arm_endpoint.rstrip("/")
         self.prefix = (
@@ -69,6 +70,7 @@ class V3Client:
             f"/providers/Microsoft.Media/mediaServices/{quote(account_name, safe='')}"
         )
         self.transport = transport
+        self.max_jobs = max_jobs
         self._origin = urlsplit(self.arm_endpoint)[:2]
 
     def list_transforms(self) -> list[str]:
@@ -80,7 +82,7 @@ class V3Client:
 
     def list_jobs(self, transform: str, filter_text: str = "", orderby: str = "") -> Listing:
         params = {"$filter": filter_text, "$orderby": orderby}
-        listing = Listing()
+        listing = Listing(limit=self.max_jobs)
         url = self._url(f"/transforms/{quote(transform, safe='')}/jobs", params)
         for item in self._pages(url):
             try:
@@ -89,7 +91,7 @@ class V3Client:
                 listing.malformed += 1
                 log.debug("skipping malformed job record: %s", exc)
                 continue
-            listing.jobs[job.key] = job
+            listing.add(job)
         return listing
 
     def get_job(self, transform: str, name: str) -> Job | None:

@@ -30,15 +30,15 @@ class V3Source:
     def fetch_all(self, now: float) -> Listing:
         transforms = self.account.transforms or tuple(self.client.list_transforms())
         selection = self.account.jobs
-        listing = Listing()
+        listing = Listing(limit=self.client.max_jobs)
         for transform in transforms:
             if selection.ids:
                 states = filter_for(selection.states, None)
                 for names in name_batches(selection.ids):
-                    _merge(listing, self.client.list_jobs(
+                    listing.merge(self.client.list_jobs(
                         transform, " and ".join(p for p in (names, states) if p)))
             else:
-                _merge(listing, self.client.list_jobs(
+                listing.merge(self.client.list_jobs(
                     transform, filter_for(selection.states, now - self.lookback)))
         self.known_transforms = transforms
         return listing
@@ -48,25 +48,21 @@ class V3Source:
             return None
         changed = changed_or_active(f"properties/lastModified gt {v3_datetime(since)}",
                                     state_clause)
-        listing = Listing()
+        listing = Listing(limit=self.client.max_jobs)
         for transform in self.known_transforms:
-            _merge(listing, self.client.list_jobs(transform, changed))
+            listing.merge(self.client.list_jobs(transform, changed))
         return listing
 
     def fetch_keys(self, keys: list[JobKey]) -> Listing:
         by_transform: dict[str, list[str]] = defaultdict(list)
         for transform, name in keys:
             by_transform[transform].append(name)
-        listing = Listing()
+        listing = Listing(limit=self.client.max_jobs)
         for transform, names in by_transform.items():
             for batch in name_batches(tuple(names)):
-                _merge(listing, self.client.list_jobs(transform, batch))
+                listing.merge(self.client.list_jobs(transform, batch))
         return listing
 
     def enrich(self, jobs: dict[JobKey, Job], previous: dict[JobKey, Job]) -> None:
         """Nothing to add: v3 jobs carry their outputs' progress and errors."""
 
-
-def _merge(into: Listing, part: Listing) -> None:
-    into.jobs.update(part.jobs)
-    into.malformed += part.malformed
