@@ -14,7 +14,7 @@ from exporter.config.model import parse_config
 from exporter.jobs.selection import NamePattern
 from exporter.jobs.states import JobState
 from exporter.simulator import SimJob
-from tests.conftest import T0, scrape, v2_config
+from tests.helpers import T0, scrape, v2_config
 
 
 def test_name_regex_runs_in_linear_time():
