@@ -17,7 +17,7 @@ from exporter.backends.ams_v2.records import (
     collection_entities,
     parse_job,
 )
-from exporter.backends.ams_v3.records import parse_job as parse_v3_job
+from exporter.backends.arm_records import parse_job as parse_v3_job
 from exporter.backends.auth.tokens import NoToken
 from exporter.backends.odata import string_literal
 from exporter.backends.transport import Transport

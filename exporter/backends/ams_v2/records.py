@@ -10,18 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter.backends.odata import DateFormatError, parse_datetime
+from exporter.backends.records import MalformedRecord, bounded_code
 from exporter.jobs.model import ErrorInfo, Job
 from exporter.jobs.states import JobState
-
-_ERROR_CODE_MAX = 64
 
 
 class MalformedPage(ValueError):
     """The response body is not the OData collection we asked for."""
-
-
-class MalformedRecord(ValueError):
-    """One entity in a page cannot be understood."""
 
 
 @dataclass(frozen=True)
@@ -100,12 +95,6 @@ def summarize_tasks(body: Any) -> TaskSummary:
     progress = sum(progresses) / len(progresses) if progresses else None
     # v2 error details have no category; "Unknown" keeps the label set uniform with v3.
     return TaskSummary(progress, tuple(ErrorInfo(code, "Unknown") for code in codes))
-
-
-def bounded_code(code: str) -> str:
-    """Error codes become label values: keep them short and plain."""
-    cleaned = "".join(ch for ch in code if ch.isascii() and (ch.isalnum() or ch in "._-"))
-    return cleaned[:_ERROR_CODE_MAX] or "Other"
 
 
 def _required_str(entity: dict[str, Any], key: str) -> str:

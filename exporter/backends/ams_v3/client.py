@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from exporter.backends.ams_v2.records import MalformedRecord
-from exporter.backends.ams_v3.records import parse_job
+from exporter.backends.arm_records import parse_job
 from exporter.backends.odata import any_of, selection_clauses, string_literal
+from exporter.backends.records import MalformedRecord
 from exporter.backends.transport import ApiError, Transport, json_body
 from exporter.jobs.model import Job, Listing
 from exporter.jobs.states import JobState

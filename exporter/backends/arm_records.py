@@ -1,11 +1,12 @@
-"""Turn v3 (ARM) job resources into normalized jobs."""
+"""Turn ARM job resources (`Microsoft.Media/mediaservices/transforms/jobs`) into
+normalized jobs: the job JSON of AMS v3, Ravnur RMS and MediaKind MK.IO."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from exporter.backends.ams_v2.records import MalformedRecord, bounded_code
 from exporter.backends.odata import DateFormatError, parse_datetime
+from exporter.backends.records import MalformedRecord, bounded_code
 from exporter.jobs.model import ErrorInfo, Job
 from exporter.jobs.states import JobState
 
