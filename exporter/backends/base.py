@@ -10,13 +10,28 @@ branches on the `api` of an account: it asks the account's backend.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
+
+import requests
 
 from exporter.backends.auth.credentials import CredentialFactory
 from exporter.backends.auth.tokens import TokenProvider, token_provider_for
 from exporter.backends.settings import AccountSettings
 from exporter.backends.transport import Transport
 from exporter.jobs.model import Job, JobKey, Listing
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """What token providers are built with: azure-identity credentials, the
+    environment, and the account's HTTP session and request timeout (for sign-ins
+    that are HTTP requests of their own, such as RMS's API key exchange)."""
+
+    credentials: CredentialFactory
+    environ: Mapping[str, str]
+    session: requests.Session
+    timeout: float
 
 
 class JobSource(Protocol):
@@ -55,10 +70,9 @@ class Backend:
     def token_scope(self, account: AccountSettings) -> str:
         raise NotImplementedError
 
-    def token_provider(self, account: AccountSettings, credentials: CredentialFactory,
-                       environ: Mapping[str, str]) -> TokenProvider:
-        return token_provider_for(account.auth, self.token_scope(account), credentials,
-                                  environ)
+    def token_provider(self, account: AccountSettings, sign_in: SignIn) -> TokenProvider:
+        return token_provider_for(account.auth, self.token_scope(account), sign_in.credentials,
+                                  sign_in.environ)
 
     def job_source(self, account: AccountSettings, transport: Transport, lookback: float,
                    max_jobs: int) -> JobSource:

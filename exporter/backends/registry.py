@@ -14,11 +14,13 @@ from pydantic import Discriminator, Tag
 from exporter.backends.ams_v2.backend import AmsV2Backend
 from exporter.backends.ams_v3.backend import AmsV3Backend
 from exporter.backends.base import Backend
+from exporter.backends.mkio.backend import MkioBackend
 from exporter.backends.settings import AccountSettings
 
 BACKENDS: dict[str, Backend] = {backend.api: backend for backend in (
     AmsV2Backend(),
     AmsV3Backend(),
+    MkioBackend(),
 )}
 
 

@@ -165,13 +165,19 @@ def _error_text(response: requests.Response) -> str:
     except ValueError:
         return ""
     error = (body.get("odata.error") or body.get("error")) if isinstance(body, dict) else None
+    if isinstance(error, str):  # MK.IO's older answers: "error": "text"
+        error = {"message": error}
     if not isinstance(error, dict):
         return ""
-    message = error.get("message")
+    # OData: message.value; ARM: message; MK.IO: detail (and a request "ref" beside it)
+    message = error.get("message") or error.get("detail")
     if isinstance(message, dict):
         message = message.get("value")
     code = error.get("code")
+    ref = body.get("ref") if isinstance(body, dict) else None
     text = " ".join(str(part) for part in (code, message) if part)
+    if isinstance(ref, str) and ref:
+        text += f" (ref {ref[:64]})"
     return text.splitlines()[0][:200] if text else ""
 
 

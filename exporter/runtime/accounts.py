@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 import requests
 
 from exporter.backends.auth.credentials import CredentialFactory
+from exporter.backends.base import SignIn
 from exporter.backends.ratelimit import RateLimiter
 from exporter.backends.registry import backend_for
 from exporter.backends.settings import AccountSettings
@@ -31,9 +32,11 @@ def build_account(
 ) -> AccountView:
     backend = backend_for(account)
     stats = ApiStats()
+    session = session_factory()
+    sign_in = SignIn(credentials, environ, session, config.refresh.timeout)
     transport = Transport(
-        session_factory(),
-        backend.token_provider(account, credentials, environ),
+        session,
+        backend.token_provider(account, sign_in),
         timeout=config.refresh.timeout,
         max_response_bytes=config.max_response_bytes,
         limiter=RateLimiter(account.max_requests_per_second),

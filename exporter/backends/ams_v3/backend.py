@@ -6,8 +6,10 @@ from __future__ import annotations
 from exporter.backends.ams_v3.client import V3Client
 from exporter.backends.ams_v3.config import V3AccountConfig
 from exporter.backends.ams_v3.source import V3Source
-from exporter.backends.auth.tokens import cloud_scope
-from exporter.backends.base import Backend, JobSource
+from exporter.backends.auth.config import RmsApiKeyAuth
+from exporter.backends.auth.rms import RmsApiKeyToken
+from exporter.backends.auth.tokens import TokenProvider, cloud_scope
+from exporter.backends.base import Backend, JobSource, SignIn
 from exporter.backends.settings import AccountSettings
 from exporter.backends.transport import Transport
 
@@ -24,6 +26,15 @@ class AmsV3Backend(Backend):
     def token_scope(self, account: AccountSettings) -> str:
         assert isinstance(account, V3AccountConfig)
         return cloud_scope(account.arm_endpoint, SCOPES)
+
+    def token_provider(self, account: AccountSettings, sign_in: SignIn) -> TokenProvider:
+        """RMS accounts exchange an API key for a JWT at their own host."""
+        assert isinstance(account, V3AccountConfig)
+        if isinstance(account.auth, RmsApiKeyAuth):
+            url = account.auth.token_url or f"{account.arm_endpoint}/auth/token"
+            return RmsApiKeyToken(url, account.subscription_id, account.auth, sign_in.session,
+                                  timeout=sign_in.timeout)
+        return super().token_provider(account, sign_in)
 
     def job_source(self, account: AccountSettings, transport: Transport, lookback: float,
                    max_jobs: int) -> JobSource:
