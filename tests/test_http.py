@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import shutil
+import socket
+import struct
 import subprocess
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -12,7 +16,7 @@ import requests
 from exporter.jobs.states import JobState
 from exporter.simulator import SimJob
 from exporter.web.server import MetricsServer, parse_listen_address
-from tests.conftest import T0, parse_exposition, v2_config
+from tests.helpers import T0, parse_exposition, v2_config, wait_until
 
 
 @pytest.fixture
@@ -102,3 +106,99 @@ def test_listen_addresses(address, expected):
 def test_bad_listen_addresses(address):
     with pytest.raises(ValueError):
         parse_listen_address(address)
+
+
+# ------------------------------------------------------- clients that go away
+
+class StubExporter:
+    """Answers /metrics with fixed body parts: no accounts, no refreshes."""
+
+    def __init__(self, parts: list) -> None:
+        self.parts = parts
+        self.config = SimpleNamespace(refresh=SimpleNamespace(timeout=1.0))
+        self.refreshers: list = []
+
+    def refresh_due(self, timeout: float | None = None) -> bool:
+        return True
+
+    def exposition(self, accept: str = "", gzip_ok: bool = False):
+        return self.parts, "text/plain; version=0.0.4; charset=utf-8", None
+
+    def ready(self) -> bool:
+        return True
+
+    def begin_stop(self) -> None:
+        pass
+
+
+REQUEST = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+@pytest.fixture
+def stub_server():
+    servers: list[MetricsServer] = []
+
+    def start(parts: list) -> MetricsServer:
+        server = MetricsServer(StubExporter(parts), "127.0.0.1", 0).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def test_a_client_gone_mid_answer_is_one_debug_line_and_no_traceback(stub_server, caplog,
+                                                                      capfd):
+    caplog.set_level(logging.DEBUG, logger="exporter")
+    # 64 MiB (one buffer, repeated): far more than the kernel buffers on both sides.
+    server = stub_server([b"#" * (1 << 20)] * 64)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(REQUEST)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            data = sock.recv(4096)
+            assert data, "the server closed before sending its headers"
+            head += data
+        assert head.startswith(b"HTTP/1.1 200 ")
+        # Close with a reset while the server is still writing the body.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def gone() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if "went away" in r.getMessage()]
+
+    assert wait_until(lambda: len(gone()) == 1, timeout=10)
+    # The server goes on serving, and the disconnect stays one line.
+    assert requests.get(server.url + "/healthz", timeout=10).status_code == 200
+    assert len(gone()) == 1
+    assert gone()[0].levelno == logging.DEBUG and gone()[0].exc_info is None
+    assert "GET /metrics" in gone()[0].getMessage()
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_an_error_after_the_answer_started_cuts_it_short_instead_of_a_500(stub_server,
+                                                                          caplog):
+    caplog.set_level(logging.DEBUG, logger="exporter")
+    # The second part cannot be written (not bytes): the 200 and the first part are out.
+    server = stub_server([b"first part\n", "not bytes"])
+    received = b""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(REQUEST)
+        while data := sock.recv(65536):  # until the server closes (or the 10 s timeout)
+            received += data
+    assert received.startswith(b"HTTP/1.1 200 ")
+    assert received.count(b"HTTP/1.1") == 1 and b" 500 " not in received
+    assert received.endswith(b"\r\n\r\nfirst part\n")
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].getMessage() == "error while serving /metrics"
+    # The connection was closed, not the server.
+    assert requests.get(server.url + "/healthz", timeout=10).status_code == 200
+
+
+def test_an_error_before_the_answer_started_is_a_500(stub_server):
+    server = stub_server([])
+    server._server.exporter.exposition = None  # calling it fails before any byte is out
+    response = requests.get(server.url + "/metrics", timeout=10)
+    assert response.status_code == 500 and response.text == "internal error\n"

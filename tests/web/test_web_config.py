@@ -11,8 +11,10 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,18 +26,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter.config.errors import ConfigError
+from exporter.web.basic_auth import BasicAuth, parse_basic_authorization
+from exporter.web.config_file import WebConfigFile
+from exporter.web.policy import weakening
 from exporter.web.server import MetricsServer
-from exporter.web.web_config import (
-    BasicAuth,
-    WebConfigError,
-    WebConfigFile,
-    load_web_config,
-    parse_basic_authorization,
-    parse_web_config,
-)
-from tests.conftest import output_lines, v2_config, wait_for_line
+from exporter.web.web_config import WebConfigError, load_web_config, parse_web_config
+from tests.helpers import output_lines, parse_exposition, v2_config, wait_for_line
 
 PASSWORD = "correct horse battery staple"
 #: Cost 4 keeps the tests fast; test_htpasswd_2y_hash_is_accepted covers cost 10.
@@ -247,7 +246,7 @@ def test_a_checker_that_raises_is_a_401_not_a_500(tmp_path, serve):
     assert response.status_code == 401
 
 
-def test_successful_checks_are_cached_failures_are_not(tmp_path, serve):
+def test_checks_are_cached_successes_and_failures_alike(tmp_path, serve):
     checker = CountingChecker()
     path = _write(tmp_path / "web.yml",
                   f"basic_auth_users:\n  alice: {HASH}\n  bob: {OTHER_HASH}\n")
@@ -261,17 +260,22 @@ def test_successful_checks_are_cached_failures_are_not(tmp_path, serve):
     assert requests.get(metrics, headers=_basic("bob", OTHER_PASSWORD),
                         timeout=10).status_code == 200
     assert checker.calls == 2
+    # A wrong password costs bcrypt once, however often it is retried.
     for _ in range(2):
         assert requests.get(metrics, headers=_basic("alice", "wrong"),
                             timeout=10).status_code == 401
-    assert checker.calls == 4
+    assert checker.calls == 3
     # An unknown user costs a bcrypt run too, so timing does not reveal who exists.
     assert requests.get(metrics, headers=_basic("mallory", PASSWORD),
                         timeout=10).status_code == 401
-    assert checker.calls == 5
+    assert checker.calls == 4
     # alice's password does not open bob's account, even though alice's is cached.
     assert requests.get(metrics, headers=_basic("bob", PASSWORD),
                         timeout=10).status_code == 401
+    assert checker.calls == 5
+    # ... and a cached failure does not shadow the right password.
+    assert requests.get(metrics, headers=_basic("alice", PASSWORD),
+                        timeout=10).status_code == 200
     assert web_config.auth is not None and web_config.auth.bcrypt_calls == checker.calls
 
 
@@ -287,6 +291,76 @@ def test_the_cache_is_bounded():
     assert checker.calls == 3
     assert auth.check(_basic("user0", "pw0")["Authorization"])  # evicted: checked again
     assert checker.calls == 4
+
+
+def test_the_same_wrong_password_twice_runs_bcrypt_once(tmp_path, serve):
+    checker = CountingChecker()
+    path = _write(tmp_path / "web.yml", f"basic_auth_users:\n  alice: {HASH}\n")
+    server = serve(WebConfigFile(str(path), checker=checker))
+    for _ in range(2):
+        assert requests.get(server.url + "/metrics", headers=_basic("alice", "wrong"),
+                            timeout=10).status_code == 401
+    assert checker.calls == 1
+
+
+def test_failed_checks_are_remembered_apart_from_successes_and_bounded():
+    checker = CountingChecker()
+    auth = BasicAuth({"alice": HASH.encode()}, checker, cache_size=2, failed_cache_size=2)
+    assert auth.check(_basic("alice", PASSWORD)["Authorization"])
+    for password in ("wrong0", "wrong1", "wrong2", "wrong2"):
+        assert not auth.check(_basic("alice", password)["Authorization"])
+    assert checker.calls == 4
+    assert not auth.check(_basic("alice", "wrong0")["Authorization"])  # evicted: again
+    assert checker.calls == 5
+    # A flood of wrong passwords never pushes the good one out of its own cache.
+    assert auth.check(_basic("alice", PASSWORD)["Authorization"])
+    assert checker.calls == 5
+    # The key is the pair: the same password for another (unknown) user is checked.
+    assert not auth.check(_basic("alice2", "wrong0")["Authorization"])
+    assert checker.calls == 6
+
+
+class OverlapDetectingChecker:
+    """A checker that notices being run by two threads at once: each run waits (at
+    most `hold` seconds) for another run to start beside it."""
+
+    def __init__(self, hold: float = 0.1) -> None:
+        self.hold = hold
+        self.calls = 0
+        self.active = 0
+        self.most_active = 0
+        self._changed = threading.Condition()
+
+    def __call__(self, password: bytes, hashed: bytes) -> bool:
+        with self._changed:
+            self.calls += 1
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: self.active > 1, timeout=self.hold)
+            self.active -= 1
+        return bcrypt.checkpw(password, hashed)
+
+
+def test_bcrypt_runs_one_at_a_time(tmp_path, serve):
+    checker = OverlapDetectingChecker()
+    path = _write(tmp_path / "web.yml", f"basic_auth_users:\n  alice: {HASH}\n")
+    server = serve(WebConfigFile(str(path), checker=checker))
+    metrics = server.url + "/metrics"
+
+    def attempt(password: str) -> int:
+        return requests.get(metrics, headers=_basic("alice", password), timeout=30).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        codes = list(pool.map(attempt, [f"wrong-{i}" for i in range(16)]))
+    assert codes == [401] * 16
+    assert checker.calls == 16
+    assert checker.most_active == 1, "two bcrypt runs overlapped"
+    # 16 clients sending the same stale password at once: one bcrypt run in all.
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        codes = list(pool.map(attempt, ["stale"] * 16))
+    assert codes == [401] * 16
+    assert checker.calls == 17
 
 
 def test_htpasswd_2y_hash_is_accepted(tmp_path, serve):
@@ -428,9 +502,10 @@ def test_changed_users_apply_without_restart(tmp_path, serve):
     assert requests.get(metrics, headers=_basic("alice", PASSWORD),
                         timeout=10).status_code == 401
     assert requests.get(metrics, headers=_basic("bob", OTHER_PASSWORD), timeout=10).ok
-    _write(path, "")  # an empty file: no auth at all
-    assert web_config.reload_if_changed() is True
-    assert requests.get(metrics, timeout=10).ok
+    _write(path, "")  # an empty file would mean no auth at all: refused while running
+    assert web_config.reload_if_changed() is False
+    assert requests.get(metrics, timeout=10).status_code == 401
+    assert requests.get(metrics, headers=_basic("bob", OTHER_PASSWORD), timeout=10).ok
 
 
 def test_requests_pick_up_a_change_on_their_own(tmp_path, serve):
@@ -491,6 +566,123 @@ def test_a_rotated_certificate_is_picked_up(tmp_path, pki, serve):
     assert web_config.reload_if_changed() is True
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(server.url + "/healthz", verify=str(pki.ca), timeout=10)
+
+
+# ------------------------------------------------- reloads never weaken protection
+
+def _reload_metric(collector: object) -> float:
+    """The gauge as an exposition shows it (the collector registered as-is)."""
+    registry = CollectorRegistry()
+    registry.register(collector)  # type: ignore[arg-type]
+    text = generate_latest(registry).decode()
+    return parse_exposition(text).value("ams_web_config_last_reload_successful")
+
+
+def test_a_file_rewritten_while_running_never_turns_tls_or_basic_auth_off(
+        tmp_path, pki, serve, logs):
+    good = (f"tls_server_config:\n  cert_file: {pki.server_cert}\n"
+            f"  key_file: {pki.server_key}\nbasic_auth_users:\n  alice: '{HASH}'\n")
+    path = _write(tmp_path / "web.yml", good)
+    web_config = WebConfigFile(str(path), check_interval=0.0)
+    server = serve(web_config)
+    https = server.url + "/metrics"
+    plain = https.replace("https://", "http://", 1)
+    assert _reload_metric(web_config) == 1
+    cut = good.index(HASH) + 20
+    cases = [
+        ("empty", "", "reload refused: it turns TLS off"),
+        ("half-written", good[:cut], "not valid YAML at line 5"),  # inside the quotes
+        ("TLS only", good[:good.index("basic_auth_users")],
+         "reload refused: it turns basic auth off"),
+        ("users only", good[good.index("basic_auth_users"):],
+         "reload refused: it turns TLS off"),
+    ]
+    for name, text, expected in cases:
+        errors_before = len([r for r in logs.records if r.levelno >= logging.ERROR])
+        _write(path, text)
+        # check_interval 0: this very connection looks at the file first; the server
+        # still wants a TLS handshake, so plain HTTP gets no answer.
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(plain, timeout=10)
+        assert requests.get(https, verify=str(pki.ca), timeout=10).status_code == 401, name
+        assert requests.get(https, verify=str(pki.ca), headers=_basic("alice", PASSWORD),
+                            timeout=10).status_code == 200, name
+        assert web_config.last_reload_successful is False, name
+        assert _reload_metric(web_config) == 0, name
+        errors = [r for r in logs.records if r.levelno >= logging.ERROR][errors_before:]
+        assert len(errors) == 1, f"{name}: {[r.getMessage() for r in errors]}"
+        message = errors[0].getMessage()
+        assert message.startswith("web.config.file: ") and expected in message, message
+        assert "\n" not in message and errors[0].exc_info is None, name
+        assert "keeping the web configuration in force" in message
+        assert good[good.index(HASH):cut] not in logs.text  # not even the cut hash
+        # The file is put right again: it applies, and the metric says so.
+        _write(path, good)
+        assert web_config.reload_if_changed() is True, name
+        assert _reload_metric(web_config) == 1, name
+    _assert_no_secrets(logs.text)
+
+
+def test_the_reload_metric_is_part_of_the_servers_collector(tmp_path, serve, exporter):
+    path = _write(tmp_path / "web.yml", f"basic_auth_users:\n  alice: {HASH}\n")
+    web_config = WebConfigFile(str(path))
+    server = serve(web_config)
+    assert server.web_config is web_config
+    assert _reload_metric(server) == 1
+    _write(path, "")
+    assert web_config.reload_if_changed() is False
+    assert _reload_metric(server) == 0
+    plain = MetricsServer(exporter, "127.0.0.1", 0)  # no web config: nothing to report
+    try:
+        assert plain.collect() == [] and plain.web_config is None
+    finally:
+        plain.stop()
+
+
+def test_the_watcher_is_still_importable_from_web_config():
+    from exporter.web import web_config
+
+    assert web_config.WebConfigFile is WebConfigFile
+
+
+_TLS = "tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n"
+_MTLS = _TLS + "  client_auth_type: {auth}\n  client_ca_file: {ca}\n"
+_USERS = f"basic_auth_users:\n  alice: '{HASH}'\n"
+
+
+@pytest.mark.parametrize(("before", "after", "reason"), [
+    (_MTLS.replace("{auth}", "RequireAndVerifyClientCert"),
+     _MTLS.replace("{auth}", "VerifyClientCertIfGiven"), "verifies client certificates less"),
+    (_MTLS.replace("{auth}", "VerifyClientCertIfGiven"), _TLS,
+     "verifies client certificates less"),
+    (_TLS + "  min_version: TLS13\n", _TLS, "lowers the minimum TLS version (TLS13 -> TLS12)"),
+    (_USERS + "unauthenticated_paths: []\n", _USERS, "opens paths that needed credentials "
+                                                      "(unauthenticated_paths: /healthz, /readyz)"),
+    (_USERS, _USERS + "unauthenticated_paths: [/metrics]\n", "opens paths"),
+    (_USERS, "basic_auth_users: {{}}\n", "turns basic auth off"),
+    # Rotations and tightening apply without a restart.
+    (_TLS + _USERS, _TLS + f"basic_auth_users:\n  bob: '{OTHER_HASH}'\n", None),
+    (_TLS, _MTLS.replace("{auth}", "RequireAndVerifyClientCert"), None),
+    (_MTLS.replace("{auth}", "RequireAnyClientCert"),
+     _MTLS.replace("{auth}", "RequireAndVerifyClientCert"), None),
+    (_TLS, _TLS + "  min_version: TLS13\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n", None),
+    (_USERS, _USERS + "unauthenticated_paths: [/healthz]\n", None),
+    ("", _USERS, None),
+    ("", "", None),
+], ids=["mtls-to-optional", "optional-to-none", "min-version-down", "paths-opened",
+        "metrics-opened", "users-emptied", "users-changed", "mtls-added",
+        "same-verify-mode", "tightened-tls", "paths-closed", "users-added", "both-empty"])
+def test_what_a_reload_may_not_weaken(pki, tmp_path, before, after, reason):
+    def load(template: str):
+        return parse_web_config(template.format(cert=pki.server_cert, key=pki.server_key,
+                                                ca=pki.ca), str(tmp_path))
+
+    found = weakening(load(before), load(after))
+    if reason is None:
+        assert found is None
+    else:
+        assert found is not None and reason in found
+        assert HASH not in found and OTHER_HASH not in found
 
 
 # ------------------------------------------------------------------------ parsing
