@@ -143,12 +143,14 @@ def _serve(argv: list[str]) -> int:
         return 2
     web_config = None
     if args.web_config_file:
-        from exporter.web.web_config import WebConfigFile
+        from exporter.web.config_file import WebConfigFile
 
         try:
             web_config = WebConfigFile(args.web_config_file)
         except ConfigError as error:
             return _fail_config(error)
+
+    collectors = (web_config,) if web_config is not None else ()
 
     def server_factory(exporter: Exporter) -> MetricsServer:
         return MetricsServer(exporter, host, port, web_config)
@@ -159,8 +161,9 @@ def _serve(argv: list[str]) -> int:
         if args.demo:
             from exporter.runtime.demo import run_demo
 
-            return run_demo(server_factory)
-        lifecycle = Lifecycle.from_file(args.config_file, server_factory=server_factory)
+            return run_demo(server_factory, collectors)
+        lifecycle = Lifecycle.from_file(args.config_file, server_factory=server_factory,
+                                        collectors=collectors)
     except ConfigError as error:
         return _fail_config(error)
     except OSError as exc:

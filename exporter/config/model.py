@@ -4,15 +4,16 @@ cap and the accounts, each validated by its backend's model."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator
 
 from exporter.backends.registry import AccountConfig
 from exporter.backends.transport import DEFAULT_MAX_RESPONSE_BYTES
 from exporter.config.errors import ConfigError, from_validation_error
 from exporter.config.loading import default_environ, expand_env, load_yaml, read_text
-from exporter.config.types import ByteSize, Duration, PositiveInt, StrictModel
+from exporter.config.types import ByteSize, Duration, PositiveInt, StrictModel, Text
+from exporter.metrics.names import EXCLUDABLE
 
 
 class RefreshConfig(StrictModel):
@@ -36,6 +37,18 @@ class RetentionConfig(StrictModel):
     failed: Duration = 24 * 3600.0
 
 
+def _known_metric(name: Any) -> Any:
+    if isinstance(name, str) and name not in EXCLUDABLE:
+        shown = name if len(name) <= 80 else name[:80] + "…"
+        raise ValueError(f"unknown metric {shown!r} (see docs/metrics.md)")
+    return name
+
+
+class MetricsConfig(StrictModel):
+    #: Metric families not to export; an excluded per-job family is not rendered.
+    exclude: tuple[Annotated[Text, AfterValidator(_known_metric)], ...] = ()
+
+
 class Config(StrictModel):
     accounts: tuple[AccountConfig, ...] = Field(min_length=1)
     refresh: RefreshConfig = Field(default_factory=RefreshConfig)
@@ -44,6 +57,7 @@ class Config(StrictModel):
     max_jobs_per_account: PositiveInt = 20000
     #: The cap on one API response body, before and after decompression.
     max_response_bytes: ByteSize = DEFAULT_MAX_RESPONSE_BYTES
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
 
 def build_config(raw: Any) -> Config:

@@ -21,10 +21,12 @@ from prometheus_client.core import (
 from exporter import __version__
 from exporter.jobs.states import JobState
 from exporter.metrics.api_stats import ApiStats
+from exporter.metrics.distribution import JOB_SECONDS_BUCKETS, Distribution
 from exporter.refresh.refresher import AccountRefresher
 from exporter.refresh.snapshot import Snapshot
 
 QUEUE_STATES = (JobState.Queued, JobState.Scheduled, JobState.Processing)
+FINAL_STATES_ORDERED = (JobState.Finished, JobState.Error, JobState.Canceled)
 SKIP_REASONS = ("malformed", "limit")
 
 
@@ -81,6 +83,7 @@ class SummaryCollector:
                     oldest.add_metric([refresher.name, transform, state.name], age)
         yield count
         yield oldest
+        yield from self._distributions()
         yield from self._health()
         build = GaugeMetricFamily("ams_exporter_build_info",
                                   "Build information of the exporter; always 1.",
@@ -96,6 +99,31 @@ class SummaryCollector:
                                      "Unix time of the last successful configuration load.")
             when.add_metric([], self.reload_status.last_success)
             yield when
+
+    def _distributions(self) -> Iterator[Metric]:
+        durations = HistogramMetricFamily(
+            "ams_job_duration_seconds", "StartTime to EndTime of the jobs the exporter saw "
+            "reaching Finished, Error or Canceled (each job once).",
+            labels=["account", "transform", "state"])
+        queued = HistogramMetricFamily(
+            "ams_job_queue_duration_seconds", "Created to StartTime of the jobs the exporter "
+            "saw starting (each job once).", labels=["account", "transform"])
+        empty = Distribution(JOB_SECONDS_BUCKETS).snapshot()
+        for view in self.accounts:
+            name = view.refresher.name
+            status = view.refresher.status
+            transforms = sorted({*view.refresher.transforms,
+                                 *(t for t, _ in status.durations), *status.queue_durations})
+            for transform in transforms:
+                for state in FINAL_STATES_ORDERED:
+                    seen = status.durations.get((transform, state))
+                    buckets, total = seen.snapshot() if seen is not None else empty
+                    durations.add_metric([name, transform, state.name], buckets, total)
+                seen_queue = status.queue_durations.get(transform)
+                buckets, total = seen_queue.snapshot() if seen_queue is not None else empty
+                queued.add_metric([name, transform], buckets, total)
+        yield durations
+        yield queued
 
     def _health(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("ams_up", "1 when the account's last refresh succeeded.",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 from prometheus_client import ProcessCollector
 from prometheus_client.exposition import choose_encoder
@@ -15,6 +16,12 @@ from exporter.metrics.aggregates import AccountView, ReloadStatus, SummaryCollec
 from exporter.metrics.per_job import gzip_member, per_job_members
 from exporter.metrics.render_cache import RenderCache
 from exporter.refresh.snapshot import Snapshot
+
+
+class Collector(Protocol):
+    """Anything with prometheus_client's `collect()`, e.g. the web config's status."""
+
+    def collect(self) -> Iterable[Metric]: ...
 
 
 class _Families:
@@ -27,9 +34,11 @@ class _Families:
         return self._families
 
 
-def _render_per_job(snapshots: Sequence[Snapshot], now: float) -> list[bytes]:
-    """The members, not joined: the cached blocks are shared, not copied."""
-    return list(per_job_members([s.rendered for s in snapshots], now))
+
+
+def exposed_name(family: Metric) -> str:
+    """The name as the text format shows it (counters gain `_total`)."""
+    return f"{family.name}_total" if family.type == "counter" else family.name
 
 
 class Exposition:
@@ -38,21 +47,32 @@ class Exposition:
 
     def __init__(self, accounts: Sequence[AccountView], clock: Callable[[], float],
                  reload_status: ReloadStatus | None = None,
-                 process: ProcessCollector | None = None) -> None:
+                 process: ProcessCollector | None = None,
+                 excluded: frozenset[str] = frozenset(),
+                 collectors: Sequence[Collector] = ()) -> None:
         self.accounts = accounts
         self.clock = clock
+        self.excluded = excluded
         self.summary = SummaryCollector(accounts, clock, reload_status)
         self.process = process
-        self._renders = RenderCache(_render_per_job)
+        self.collectors = collectors
+        self._renders = RenderCache(self._render_per_job)
+
+    def _render_per_job(self, snapshots: Sequence[Snapshot], now: float) -> list[bytes]:
+        """The members, not joined: the cached blocks are shared, not copied."""
+        return list(per_job_members([s.rendered for s in snapshots], now, self.excluded))
 
     def body(self, accept: str = "", gzip_ok: bool = False) -> tuple[list[bytes], str, str | None]:
         """(body parts, content type, content encoding) of a scrape."""
         now = self.clock()
         snapshots = [view.refresher.snapshot for view in self.accounts]
         encoder, content_type = choose_encoder(accept)
-        families = list(self.summary.families(snapshots, now))
+        families = [family for family in self.summary.families(snapshots, now)
+                    if exposed_name(family) not in self.excluded]
         if self.process is not None:
             families.extend(self.process.collect())
+        for collector in self.collectors:
+            families.extend(f for f in collector.collect() if exposed_name(f) not in self.excluded)
         summary = encoder(_Families(families))
         generations = tuple(s.generation for s in snapshots)
         parts = [*self._renders.get(snapshots, generations, now),

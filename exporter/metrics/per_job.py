@@ -22,6 +22,7 @@ from typing import Any
 
 from exporter.jobs.model import Job, JobKey
 from exporter.jobs.states import JobState
+from exporter.metrics.names import PER_JOB_FAMILIES
 
 GZIP_LEVEL = 1  # speed over size: members are rebuilt at every refresh
 _BATCH = 2000  # jobs rendered per chunk fed to the compressor
@@ -44,6 +45,7 @@ STATIC_FAMILIES: tuple[tuple[str, str], ...] = (
 RUNNING = ("ams_job_running_duration_seconds",
            "Seconds the job has been running (frozen once final).")
 AGE = ("ams_job_age_seconds", "Seconds since the job was created.")
+assert tuple(name for name, _ in (*STATIC_FAMILIES, RUNNING, AGE)) == PER_JOB_FAMILIES
 _STATE_SUFFIXES = tuple(f',state="{state.name}"}} ' for state in JobState)
 
 
@@ -101,12 +103,14 @@ class AccountRenderer:
     """The renderer the refresh engine is given for one account: re-renders only the
     blocks whose jobs changed since the previous snapshot."""
 
-    def __init__(self, account: str) -> None:
+    def __init__(self, account: str, excluded: frozenset[str] = frozenset()) -> None:
         self.account = account
+        self.excluded = excluded
 
     def __call__(self, jobs: Mapping[JobKey, Job], previous: Any) -> RenderedAccount:
         return render_account(self.account, jobs.values(),
-                              previous if isinstance(previous, RenderedAccount) else None)
+                              previous if isinstance(previous, RenderedAccount) else None,
+                              self.excluded)
 
 
 def label_prefix(account: str, job: Job) -> str:
@@ -116,8 +120,10 @@ def label_prefix(account: str, job: Job) -> str:
 
 
 def render_account(account: str, jobs: Iterable[Job],
-                   previous: RenderedAccount | None = None) -> RenderedAccount:
-    """Render the jobs, reusing every block of `previous` whose jobs are unchanged."""
+                   previous: RenderedAccount | None = None,
+                   excluded: frozenset[str] = frozenset()) -> RenderedAccount:
+    """Render the jobs, reusing every block of `previous` whose jobs are unchanged.
+    Excluded families are not rendered at all."""
     buckets: dict[int, list[Job]] = {}
     for job in jobs:
         buckets.setdefault(int(job.created // BLOCK_SECONDS), []).append(job)
@@ -126,11 +132,12 @@ def render_account(account: str, jobs: Iterable[Job],
         members = tuple(sorted(buckets[bucket], key=lambda j: (j.created, j.key)))
         old = previous.by_bucket.get(bucket) if previous is not None else None
         blocks[bucket] = old if old is not None and old.jobs == members \
-            else _render_block(account, members)
+            else _render_block(account, members, excluded)
     return RenderedAccount(tuple(blocks.values()), blocks)
 
 
-def _render_block(account: str, jobs: tuple[Job, ...]) -> RenderedBlock:
+def _render_block(account: str, jobs: tuple[Job, ...],
+                  excluded: frozenset[str] = frozenset()) -> RenderedBlock:
     prefixes = tuple(label_prefix(account, job) for job in jobs)
     pairs = list(zip(prefixes, jobs, strict=True))
     finals = [(p, j) for p, j in pairs if j.state.is_final]
@@ -138,8 +145,9 @@ def _render_block(account: str, jobs: tuple[Job, ...]) -> RenderedBlock:
         jobs=jobs,
         prefixes=prefixes,
         static={name: gzip_member(_batched(pairs, _LINE_WRITERS[name]))
-                for name, _ in STATIC_FAMILIES},
-        running_final=gzip_member(_batched(finals, _running_final_lines)),
+                for name, _ in STATIC_FAMILIES if name not in excluded},
+        running_final=(b"" if RUNNING[0] in excluded
+                       else gzip_member(_batched(finals, _running_final_lines))),
         active=tuple(i for i, job in enumerate(jobs) if not job.state.is_final),
     )
 
@@ -202,17 +210,23 @@ _HEADERS = {name: gzip_member([header(name, help_text)])
             for name, help_text in (*STATIC_FAMILIES, RUNNING, AGE)}
 
 
-def per_job_members(accounts: list[RenderedAccount], now: float) -> Iterator[bytes]:
+def per_job_members(accounts: list[RenderedAccount], now: float,
+                    excluded: frozenset[str] = frozenset()) -> Iterator[bytes]:
     """The per-job families of all accounts as gzip members, in family order."""
     blocks = [block for rendered in accounts for block in rendered.blocks]
     for name, _ in STATIC_FAMILIES:
+        if name in excluded:
+            continue
         yield _HEADERS[name]
         for block in blocks:
             yield block.static[name]
-    yield _HEADERS[RUNNING[0]]
-    for block in blocks:
-        yield block.running_final
-    yield gzip_member("".join(_running_active_lines(block, now)) for block in blocks)
+    if RUNNING[0] not in excluded:
+        yield _HEADERS[RUNNING[0]]
+        for block in blocks:
+            yield block.running_final
+        yield gzip_member("".join(_running_active_lines(block, now)) for block in blocks)
+    if AGE[0] in excluded:
+        return
     yield _HEADERS[AGE[0]]
     yield gzip_member(
         "".join(f"{AGE[0]}{p}}} {_num(max(0.0, now - job.created))}\n"

@@ -61,6 +61,9 @@ class AccountRefresher:
         self.rng = rng or random.Random()
         self.render = render
         self.status = AccountStatus()
+        #: Jobs that end (or start) before this are not observed in the duration
+        #: histograms when first seen: they ended before we watched.
+        self.started_at = clock()
         self.snapshot = Snapshot.of({}, render({}, None))
         self._watermark: float | None = None
         self._refresh_lock = threading.Lock()
@@ -177,12 +180,25 @@ class AccountRefresher:
     def _succeeded(self, jobs: dict[JobKey, Job], full_sync_at: float | None) -> None:
         status = self.status
         entered: Counter[tuple[str, JobState]] = Counter()
+        ended: list[Job] = []
+        started: list[Job] = []
         for key, job in jobs.items():
             previous = self._jobs.get(key)
             if previous is None or previous.state != job.state:
                 entered[(job.transform, job.state)] += 1
+            if self._seen_ending(previous, job):
+                ended.append(job)
+            if self._seen_starting(previous, job):
+                started.append(job)
         self._publish(jobs)  # may fail (rendering): then nothing is counted
         status.transitions.update(entered)
+        for job in ended:
+            assert job.start_time is not None and job.end_time is not None
+            status.observe_duration(job.transform, job.state,
+                                    max(0.0, job.end_time - job.start_time))
+        for job in started:
+            assert job.start_time is not None
+            status.observe_queue_time(job.transform, max(0.0, job.start_time - job.created))
         if not status.up and status.attempts:
             log.info("account %s: refresh succeeded again (%d jobs)", self.name, len(jobs))
         status.up = True
@@ -191,6 +207,22 @@ class AccountRefresher:
         if full_sync_at is not None:
             status.last_full_sync = full_sync_at
         status.last_error = ""
+
+    def _seen_ending(self, previous: Job | None, job: Job) -> bool:
+        """Each job is observed once, when it is seen final for the first time: after
+        being seen active, or on first sight if it ended after we started watching."""
+        if not job.state.is_final or job.start_time is None or job.end_time is None:
+            return False
+        if previous is None:
+            return job.end_time >= self.started_at
+        return not previous.state.is_final
+
+    def _seen_starting(self, previous: Job | None, job: Job) -> bool:
+        if job.start_time is None:
+            return False
+        if previous is None:
+            return job.start_time >= self.started_at
+        return previous.start_time is None
 
     def _failed(self, reason: str) -> None:
         status = self.status

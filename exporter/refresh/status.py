@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from exporter.jobs.states import JobState
+from exporter.metrics.distribution import JOB_SECONDS_BUCKETS, Distribution
 
 
 @dataclass
@@ -22,6 +23,18 @@ class AccountStatus:
     refreshing: bool = False
     transitions: Counter[tuple[str, JobState]] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
+    #: StartTime -> EndTime of jobs seen ending, by (transform, final state).
+    durations: dict[tuple[str, JobState], Distribution] = field(default_factory=dict)
+    #: Created -> StartTime of jobs seen starting, by transform.
+    queue_durations: dict[str, Distribution] = field(default_factory=dict)
+
+    def observe_duration(self, transform: str, state: JobState, seconds: float) -> None:
+        self.durations.setdefault((transform, state), Distribution(JOB_SECONDS_BUCKETS)) \
+            .observe(seconds)
+
+    def observe_queue_time(self, transform: str, seconds: float) -> None:
+        self.queue_durations.setdefault(transform, Distribution(JOB_SECONDS_BUCKETS)) \
+            .observe(seconds)
 
     @property
     def stale(self) -> bool:

@@ -46,7 +46,8 @@ def build_account(
     source = backend.job_source(account, transport, config.lookback,
                                 config.max_jobs_per_account)
     refresher = AccountRefresher(account, config, source, clock,
-                                 render=AccountRenderer(account.name))
+                                 render=AccountRenderer(account.name,
+                                                        frozenset(config.metrics.exclude)))
     return AccountView(refresher, stats)
 
 
@@ -57,4 +58,5 @@ def can_keep(view: AccountView, account: AccountSettings, config: Config) -> boo
     old = view.refresher.config
     return (view.refresher.account == account and old.refresh.timeout == config.refresh.timeout
             and old.lookback == config.lookback
-            and old.max_response_bytes == config.max_response_bytes)
+            and old.max_response_bytes == config.max_response_bytes
+            and old.metrics == config.metrics)

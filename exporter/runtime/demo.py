@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 from exporter.config.model import Config, build_config
+from exporter.metrics.exposition import Collector
 from exporter.runtime.lifecycle import Lifecycle, ServerFactory
 from exporter.simulator import Simulator
 
@@ -37,12 +39,12 @@ def start_demo_simulator(host: str = "127.0.0.1", port: int = SIMULATOR_PORT) ->
         return simulator.start(host=host, port=0)  # the usual port is taken: any port
 
 
-def run_demo(server_factory: ServerFactory) -> int:
+def run_demo(server_factory: ServerFactory, collectors: Sequence[Collector] = ()) -> int:
     """Serve the demo until SIGINT or SIGTERM."""
     simulator = start_demo_simulator()
     try:
         lifecycle = Lifecycle(demo_config(simulator.v2_endpoint(DEMO_ACCOUNT)),
-                              server_factory=server_factory)
+                              server_factory=server_factory, collectors=collectors)
         assert lifecycle.server is not None
         lifecycle.install_signal_handlers()
         lifecycle.start()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import requests
 from prometheus_client import ProcessCollector
@@ -17,7 +17,7 @@ from prometheus_client import ProcessCollector
 from exporter.backends.auth.credentials import CredentialBuilder, CredentialFactory
 from exporter.config.model import Config
 from exporter.metrics.aggregates import AccountView, ReloadStatus
-from exporter.metrics.exposition import Exposition
+from exporter.metrics.exposition import Collector, Exposition
 from exporter.refresh.refresher import AccountRefresher
 from exporter.refresh.scheduler import RefreshScheduler
 from exporter.runtime.accounts import build_account, can_keep
@@ -37,12 +37,14 @@ class Exporter:
         environ: Mapping[str, str] | None = None,
         reuse: Mapping[str, AccountView] | None = None,
         reload_status: ReloadStatus | None = None,
+        collectors: Sequence[Collector] = (),
     ) -> None:
         self._environ = os.environ if environ is None else environ
         self._credentials = credential_factory or CredentialBuilder(self._environ)
         self._session_factory = session_factory
         self.config = config
         self.clock = clock
+        self.collectors = collectors
         self.reload_status = reload_status or ReloadStatus()
         self.views: list[AccountView] = []
         for account in config.accounts:
@@ -55,7 +57,8 @@ class Exporter:
                 account, config, clock=clock, session_factory=session_factory,
                 credentials=self._credentials, environ=self._environ))
         self.scheduler = RefreshScheduler(self.refreshers)
-        self.exposition_builder = Exposition(self.views, clock, self.reload_status, _PROCESS)
+        self.exposition_builder = Exposition(self.views, clock, self.reload_status, _PROCESS,
+                                             frozenset(config.metrics.exclude), collectors)
 
     def reconfigured(self, config: Config) -> Exporter:
         """An exporter for a new configuration that keeps the snapshots, counters and
@@ -63,7 +66,7 @@ class Exporter:
         return Exporter(config, clock=self.clock, session_factory=self._session_factory,
                         credential_factory=self._credentials, environ=self._environ,
                         reuse={v.refresher.name: v for v in self.views},
-                        reload_status=self.reload_status)
+                        reload_status=self.reload_status, collectors=self.collectors)
 
     @property
     def refreshers(self) -> list[AccountRefresher]:

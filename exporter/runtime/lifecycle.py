@@ -16,10 +16,11 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from exporter.config.errors import ConfigError
 from exporter.config.model import Config, load_config
+from exporter.metrics.exposition import Collector
 from exporter.runtime.exporter import Exporter
 from exporter.runtime.files import WatchedFile
 from exporter.web.server import MetricsServer
@@ -38,17 +39,19 @@ class Lifecycle:
 
     def __init__(self, config: Config, *, config_path: str | None = None,
                  server_factory: ServerFactory | None = None,
-                 exporter_factory: Callable[[Config], Exporter] = Exporter) -> None:
-        self.exporter = exporter_factory(config)
+                 collectors: Sequence[Collector] = ()) -> None:
+        self.exporter = Exporter(config, collectors=collectors)
         self.server = server_factory(self.exporter) if server_factory is not None else None
         self._watched = WatchedFile(config_path) if config_path else None
         self._reload = threading.Event()
         self._stop = threading.Event()
 
     @classmethod
-    def from_file(cls, path: str, **kwargs: object) -> Lifecycle:
+    def from_file(cls, path: str, *, server_factory: ServerFactory | None = None,
+                  collectors: Sequence[Collector] = ()) -> Lifecycle:
         """Raises ConfigError for an invalid file (the caller exits 2)."""
-        return cls(load_config(path), config_path=path, **kwargs)  # type: ignore[arg-type]
+        return cls(load_config(path), config_path=path, server_factory=server_factory,
+                   collectors=collectors)
 
     def start(self) -> Lifecycle:
         if self.server is not None:

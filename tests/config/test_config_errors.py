@@ -70,7 +70,7 @@ accounts:
 
 def test_an_unknown_api_and_method_list_the_choices():
     with pytest.raises(ConfigError, match=r"^accounts\[0\]\.api: unsupported API 'v9' "
-                                          r"\(one of: 'v2', 'v3'\)$"):
+                                          r"\(one of: 'v2', 'v3', 'mkio'\)$"):
         parse_config("accounts: [{name: a, api: v9}]", {})
     with pytest.raises(ConfigError, match=r"^accounts\[0\]\.auth\.method: unknown method 'x'"):
         parse_config("accounts: [{name: a, endpoint: 'http://h/', auth: {method: x}}]", {})

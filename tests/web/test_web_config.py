@@ -842,3 +842,4 @@ def test_cli_serves_with_tls_and_basic_auth(tmp_path, pki, simulator, token_file
         response = requests.get(url + "/metrics", verify=str(pki.ca),
                                 headers=_basic("alice", PASSWORD), timeout=10)
         assert response.status_code == 200 and "ams_up" in response.text
+        assert "\nams_web_config_last_reload_successful 1.0\n" in response.text
