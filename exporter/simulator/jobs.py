@@ -29,6 +29,9 @@ class SimJob:
     `outputs` is the number of job outputs, and `error_code` / `error_category` are what
     failed outputs report (v3 codes such as ContentMalformed; see v3_entities).
     `priority` maps to Low (< 0), Normal (0) or High (> 0) there.
+
+    `raw` (MK.IO only) is a job body served verbatim, byte for byte: the job's timeline
+    then only decides how it filters and sorts, the body never changes.
     """
 
     id: str
@@ -46,6 +49,7 @@ class SimJob:
     expected_processing: float | None = None
     outputs: int = 1
     error_category: str | None = None
+    raw: str | None = None
 
     def __post_init__(self) -> None:
         # Stable sort keeps same-time events in the order given.

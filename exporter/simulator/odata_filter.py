@@ -68,7 +68,9 @@ class Dialect:
     case_insensitive_names: bool = False  # property names and enum type/member names
     bare_datetimes: bool = False  # unquoted 2021-06-01T00:00:10.0000000Z literals
     datetime_prefix: bool = True  # datetime'...' literals
-    functions: bool = True  # startswith, endswith, substringof
+    functions: bool = True  # string functions at all
+    # Which functions, when `functions`; None: OData v3's startswith, endswith, substringof.
+    function_names: frozenset[str] | None = None
     negation: bool = True  # `not`
     enums: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # type -> members
     enum_properties: Mapping[str, str] = field(default_factory=dict)  # property -> enum type
@@ -384,7 +386,10 @@ _FUNCTIONS: dict[str, tuple[int, Callable[[list[object]], object]]] = {
     "startswith": (2, _string_function(str.startswith)),
     "endswith": (2, _string_function(str.endswith)),
     "substringof": (2, _string_function(lambda needle, hay: needle in hay)),
+    # OData v4 (contains(haystack, needle)); only dialects that name it in function_names.
+    "contains": (2, _string_function(lambda hay, needle: needle in hay)),
 }
+_ODATA_V3_FUNCTIONS = frozenset({"startswith", "endswith", "substringof"})
 
 
 class _Call(_Node):
@@ -532,7 +537,10 @@ class _Parser:
         return _Property(name, self.properties[name], dialect.enum_properties.get(name))
 
     def parse_call(self, name: _Token) -> _Node:
-        if not self.dialect.functions or name.text not in _FUNCTIONS:
+        allowed = self.dialect.function_names
+        if allowed is None:
+            allowed = _ODATA_V3_FUNCTIONS
+        if not self.dialect.functions or name.text not in allowed or name.text not in _FUNCTIONS:
             raise ParseError(f"function '{name.text}' is not supported", name.position)
         self.expect("(")
         args: list[_Node] = []

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 
+from exporter.simulator.fidelity import Traits, with_seventh_digit
 from exporter.simulator.odata_filter import EdmType
-from exporter.simulator.v2_entities import EntitySet, Record
+from exporter.simulator.v2_entities import TRAITS, EntitySet, Record
 
 LIGHT = "application/json;odata=minimalmetadata;streaming=true;charset=utf-8"
 VERBOSE = "application/json;odata=verbose;charset=utf-8"
@@ -35,14 +36,36 @@ def _dumps(payload: object) -> bytes:
         return json.dumps(payload, separators=(",", ":")).encode("ascii")
 
 
-def _light_value(entity_set: EntitySet, field: str, value: object) -> object:
+def _traits(record: Record) -> Traits | None:
+    traits = record.get(TRAITS)
+    return traits if isinstance(traits, Traits) else None
+
+
+def _items(
+    entity_set: EntitySet, field: str, value: list, date: Callable[[int], str]
+) -> list:
+    """Items of an inline collection with their datetime fields written by `date`."""
+    typed = entity_set.item_types.get(field)
+    if not typed:
+        return value
+    return [{k: date(v) if isinstance(v, int) and typed.get(k) is EdmType.DATETIME else v
+             for k, v in item.items()} for item in value]
+
+
+def _light_value(
+    entity_set: EntitySet, field: str, value: object, traits: Traits | None = None
+) -> object:
     if isinstance(value, int) and entity_set.types.get(field) is EdmType.DATETIME:
-        return light_datetime(value)
+        return with_seventh_digit(light_datetime(value), traits)
+    if isinstance(value, list) and field in entity_set.item_types:
+        return _items(entity_set, field,  value,
+                      lambda us: with_seventh_digit(light_datetime(us), traits))
     return value
 
 
 def _light_entity(entity_set: EntitySet, record: Record, fields: Sequence[str]) -> dict:
-    return {f: _light_value(entity_set, f, record[f]) for f in fields}
+    traits = _traits(record)
+    return {f: _light_value(entity_set, f, record[f], traits) for f in fields}
 
 
 def _context(base: str, entity_set: EntitySet, select: Sequence[str] | None, element: bool) -> str:
@@ -64,18 +87,31 @@ def _verbose_entity(
     }
     for link in entity_set.navigation:
         entity[link] = {"__deferred": {"uri": f"{uri}/{link}"}}
+    traits = _traits(record)
     for field in fields:
-        entity[field] = _verbose_value(entity_set, field, record[field])
+        entity[field] = _verbose_value(entity_set, field, record[field], traits)
     return entity
 
 
-def _verbose_value(entity_set: EntitySet, field: str, value: object) -> object:
+def _verbose_date(us: int, traits: Traits | None) -> str:
+    """`/Date(ms)/`, or (fidelity, for some jobs) ISO 8601 UTC with Z and 0-7 digits."""
+    if traits is not None and traits.iso_verbose:
+        return with_seventh_digit(light_datetime(us), traits) + "Z"
+    return f"/Date({us // 1000})/"
+
+
+def _verbose_value(
+    entity_set: EntitySet, field: str, value: object, traits: Traits | None = None
+) -> object:
     item_type = entity_set.collections.get(field)
     if item_type is not None and isinstance(value, list):
-        items = [{"__metadata": {"type": item_type}, **item} for item in value]
+        value = _items(entity_set, field, value, lambda us: _verbose_date(us, traits))
+        # Captured answers had inline items without __metadata: fidelity leaves it out.
+        items = value if traits is not None else [
+            {"__metadata": {"type": item_type}, **item} for item in value]
         return {"__metadata": {"type": f"Collection({item_type})"}, "results": items}
     if isinstance(value, int) and entity_set.types.get(field) is EdmType.DATETIME:
-        return f"/Date({value // 1000})/"
+        return _verbose_date(value, traits)
     return value
 
 

@@ -1,10 +1,12 @@
 """What happens to every request: routing to an API, faults, the answer, headers, the log.
 
-Three APIs share the server: Azure AD (`/{tenant}/...`), v3 ARM (`/subscriptions/...`)
-and v2 (everything else, including the legacy `/api/`). Injected faults apply to the
-media APIs, each answering in its own error format (throttling is 503 on v2, 429 on
-v3); Azure AD is only affected by set_down(), so token fetches do not consume the fault
-injector's random draws.
+The APIs sharing the server, in routing order: RMS sign-in (`/auth/token`), MK.IO
+(`/api/v1/...`), Azure AD (`/{tenant}/...`), v3 ARM (`/subscriptions/...`, logged as
+"rms" when the path names an RMS account) and v2 (everything else, including the
+legacy `/api/`). Injected faults apply to the media APIs, each answering in its own
+error format (throttling is 503 on v2, 429 on v3, RMS and MK.IO); the sign-in routes
+(Azure AD, RMS) are only affected by set_down(), so token fetches do not consume the
+fault injector's random draws.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from exporter.simulator.aad import AadService, parse_aad_path
 from exporter.simulator.arm_routes import parse_arm_path
 from exporter.simulator.clock import Clock
 from exporter.simulator.faults import FaultDecision, FaultInjector
+from exporter.simulator.mkio_routes import parse_mkio_path
+from exporter.simulator.mkio_service import MkioService, mkio_error
 from exporter.simulator.odata_query import decode_query
 from exporter.simulator.request_log import RequestLog, SimRequest
 from exporter.simulator.responses import Request, Response, error_response
+from exporter.simulator.rms import RmsService, problem
 from exporter.simulator.routes import parse_route
 from exporter.simulator.v2_service import V2Service
 from exporter.simulator.v3_service import V3Service, arm_error
@@ -39,7 +44,7 @@ def _seconds(value: float) -> str:
 class _Target:
     """One request's destination and how that API answers."""
 
-    api: str  # v2, v3, aad
+    api: str  # v2, v3, aad, rms, mkio
     kind: str
     account: str | None
     handle: Callable[[], Response]
@@ -77,6 +82,8 @@ class Pipeline:
         clock: Clock,
         v3: V3Service | None = None,
         aad: AadService | None = None,
+        rms: RmsService | None = None,
+        mkio: MkioService | None = None,
     ) -> None:
         self.service = service
         self.faults = faults
@@ -84,10 +91,30 @@ class Pipeline:
         self.clock = clock
         self.v3 = v3
         self.aad = aad
+        self.rms = rms
+        self.mkio = mkio
 
     def _target(self, request: Request) -> _Target:
         path = request.path
-        aad, v3 = self.aad, self.v3
+        aad, v3, rms, mkio = self.aad, self.v3, self.rms, self.mkio
+        if rms is not None and rms.is_token_path(path):
+            return _Target(
+                "rms", "token", None,
+                handle=lambda: rms.handle(request),
+                error=lambda status, message: problem(status, message),
+                throttled=lambda _: problem(503, "Throttled."),
+                headers=list,
+                faults=False,
+            )
+        if mkio is not None and (mk := parse_mkio_path(path)) is not None:
+            project = mkio.find(mk)
+            return _Target(
+                "mkio", mk.kind, project.key if project is not None else None,
+                handle=lambda: mkio.handle(request, mk),
+                error=lambda status, message: mkio_error(status, message),
+                throttled=mkio.throttled,
+                headers=lambda: mkio.headers(request),
+            )
         if aad is not None and (route := parse_aad_path(path)) is not None:
             return _Target(
                 "aad", route.kind, None,
@@ -99,8 +126,10 @@ class Pipeline:
             )
         if v3 is not None and (arm := parse_arm_path(path)) is not None:
             account = v3.find(arm)
+            rms_account = account is not None and account.rms_key is not None
             return _Target(
-                "v3", arm.kind, account.key if account is not None else None,
+                "rms" if rms_account else "v3", arm.kind,
+                account.key if account is not None else None,
                 handle=lambda: v3.handle(request, arm),
                 error=lambda status, message: arm_error(status, message),
                 throttled=v3.throttled,

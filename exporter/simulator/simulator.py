@@ -1,16 +1,22 @@
 """The public face of the simulator: accounts and jobs, the server's life, faults, the log.
 
-One server plays three services: AMS v2 (OData, `/v2/<account>/api/`), AMS v3 through
-Azure Resource Manager (`/subscriptions/...`) and Azure AD's token endpoint
-(`/<tenant>/oauth2/v2.0/token`). Accounts of both generations share one name space and
-the same lifecycle engine (SimJob timelines, stores, generator, lively feeds, faults,
-request log).
+One server plays five services: AMS v2 (OData, `/v2/<account>/api/`), AMS v3 through
+Azure Resource Manager (`/subscriptions/...`), Azure AD's token endpoint
+(`/<tenant>/oauth2/v2.0/token`), and two AMS successors (docs/ams-successors.md):
+Ravnur Media Services (the v3 ARM paths, signed in with an API key at `/auth/token`)
+and MediaKind MK.IO (`/api/v1/projects/<project>/media/...`, personal API tokens).
+Accounts of every kind share one name space and the same lifecycle engine (SimJob
+timelines, stores, generator, lively feeds, faults, request log).
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import random
+import re
+import secrets
 import threading
 from dataclasses import dataclass
 from types import TracebackType
@@ -19,12 +25,20 @@ from exporter.jobs.states import JobState
 from exporter.simulator.aad import AadService
 from exporter.simulator.clock import Clock, SystemClock
 from exporter.simulator.faults import FaultInjector, FaultSettings
+from exporter.simulator.fidelity import Fidelity
 from exporter.simulator.generator import V3, generate
 from exporter.simulator.http_server import SimulatorHTTPServer
 from exporter.simulator.jobs import SimJob, scripted, view_job
 from exporter.simulator.lively import MAX_JOBS_V3, LivelyFeed
+from exporter.simulator.mkio_entities import MkioProject, derived_id, raw_job
+from exporter.simulator.mkio_service import (
+    DEFAULT_CAPABILITIES,
+    DEFAULT_GET_PER_MINUTE,
+    MkioService,
+)
 from exporter.simulator.pipeline import Pipeline
 from exporter.simulator.request_log import RequestLog, SimRequest
+from exporter.simulator.rms import RmsService
 from exporter.simulator.store import JobStore
 from exporter.simulator.tls import DEFAULT_HOSTS, TlsFiles, make_tls_files
 from exporter.simulator.token_bucket import (
@@ -34,15 +48,26 @@ from exporter.simulator.token_bucket import (
 )
 from exporter.simulator.tokens import TokenRegistry, Verdict
 from exporter.simulator.v2_service import TokenValidator, V2Service
+from exporter.simulator.v3_entities import V3Transform
 from exporter.simulator.v3_service import (
     DEFAULT_RESOURCE_GROUP,
     DEFAULT_SUBSCRIPTION,
+    MAX_TRANSFORMS,
     V3Account,
     V3Service,
+    check_resource_name,
 )
 from exporter.simulator.v3_service import add_job as add_v3_job
 
 TRANSFORM_AGE_SECONDS = 30 * 86400  # a transform's default age when added
+# RMS accounts live in their own (made-up) subscription by default, so an AMS v3 and an
+# RMS account of the same name can share the server.
+DEFAULT_RMS_SUBSCRIPTION = "52a1f0c4-8d3e-4b7a-9c6f-0e5d2b1a7c30"
+DEFAULT_RMS_RESOURCE_GROUP = "rms-rg"
+DEFAULT_RMS_API_KEY = "rms-simulator-api-key"
+_MKIO_PROJECT = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+
+_Holder = V3Account | MkioProject
 
 
 class _UnknownJob(KeyError):
@@ -72,7 +97,10 @@ class Simulator:
         require_auth: bool = True,
         token_validator: TokenValidator | None = None,
         request_log_limit: int = 100_000,
+        fidelity: bool = False,
     ) -> None:
+        """`fidelity` turns on the variety real answers showed (see fidelity.py); off, the
+        bodies are exactly what earlier versions served for the same seed."""
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.seed = seed
         # Off by default so tests with made-up tokens keep working; when on, the v2
@@ -82,8 +110,13 @@ class Simulator:
         self._token_validator = token_validator
         self._tokens = TokenRegistry()
         self._limiter = ReadLimiter()
-        self._service = V2Service(self.clock, require_auth, self._v2_accepts)
-        self._v3 = V3Service(self.clock, require_auth, self._check_token, self._limiter)
+        self._fidelity = Fidelity(seed, fidelity)
+        self._service = V2Service(self.clock, require_auth, self._v2_accepts,
+                                  fidelity=self._fidelity)
+        self._rms = RmsService(self.clock, lambda: list(self._v3.accounts.values()))
+        self._v3 = V3Service(self.clock, require_auth, self._check_token, self._limiter,
+                             fidelity=self._fidelity, rms_check=self._rms.check)
+        self._mkio = MkioService(self.clock, require_auth)
         self._aad = AadService(self.clock, self._tokens)
         self._faults = FaultInjector(seed)
         self._log = RequestLog(request_log_limit)
@@ -98,8 +131,7 @@ class Simulator:
     def add_v2_account(self, name: str, metadata_base: str | None = None) -> None:
         """Serve an account under /v2/<name>/api/; `metadata_base` replaces that URL in
         "odata.metadata" and "__metadata" (e.g. "https://media.windows.net/api/")."""
-        if name in self._v3.accounts:
-            raise ValueError(f"account {name!r} already exists")
+        self._check_new(name)
         self._service.add_account(name, metadata_base)
 
     def add_v3_account(
@@ -116,9 +148,58 @@ class Simulator:
         `name` is what the other methods call it; `account_name` (default: `name`) must
         be a valid AMS name: 3-24 lower-case letters and digits.
         """
-        if name in self._service.accounts:
-            raise ValueError(f"account {name!r} already exists")
+        self._check_new(name)
         self._v3.add_account(name, subscription_id, resource_group, account_name or name)
+        for transform in transforms:
+            self.add_transform(name, transform)
+
+    def _check_new(self, name: str) -> None:
+        if name in self._service.accounts or name in self._v3.accounts \
+                or name in self._mkio.projects:
+            raise ValueError(f"account {name!r} already exists")
+
+    def add_rms_account(
+        self,
+        name: str,
+        subscription_id: str = DEFAULT_RMS_SUBSCRIPTION,
+        resource_group: str = DEFAULT_RMS_RESOURCE_GROUP,
+        account_name: str | None = None,
+        transforms: tuple[str, ...] | list[str] = ("encode-720p",),
+        api_key: str = DEFAULT_RMS_API_KEY,
+    ) -> None:
+        """A Ravnur Media Services account: the v3 ARM paths on this server (base URL
+        `rms_endpoint`), signed in by POSTing {"subscriptionId", "apiKey"} to
+        `rms_token_url`. With auth required (the default) its routes accept only
+        unexpired tokens from that endpoint, issued for its subscription and key."""
+        if not api_key:
+            raise ValueError("api_key must not be empty")
+        self._check_new(name)
+        self._v3.add_account(name, subscription_id, resource_group, account_name or name,
+                             rms_key=api_key)
+        for transform in transforms:
+            self.add_transform(name, transform)
+
+    def add_mkio_account(
+        self,
+        name: str,
+        project: str | None = None,
+        transforms: tuple[str, ...] | list[str] = ("encode-720p",),
+        subscription_id: str | None = None,
+    ) -> None:
+        """An MK.IO project served under /api/v1/projects/<project>/media/ (`project`
+        defaults to `name`: lower-case letters, digits and '-'). `subscription_id` is
+        what job ids carry (default: a GUID derived from the project name). Requests need
+        a token from add_mkio_token() unless the simulator was made with
+        require_auth=False; 2,000 GET per minute are allowed (set_mkio_rate_limit)."""
+        project = project or name
+        if _MKIO_PROJECT.fullmatch(project) is None:
+            raise ValueError(f"invalid MK.IO project name {project!r}")
+        self._check_new(name)
+        self._mkio.add_project(MkioProject(
+            key=name, project=project,
+            subscription_id=subscription_id or derived_id("subscription", project),
+            project_id=derived_id("project", project),
+        ))
         for transform in transforms:
             self.add_transform(name, transform)
 
@@ -135,20 +216,36 @@ class Simulator:
         before now, so generated job history comes after it."""
         if created is None:
             created = self.clock() - TRANSFORM_AGE_SECONDS
-        self._v3.add_transform(account, transform, created, description, preset)
+        if account not in self._mkio.projects:
+            self._v3.add_transform(account, transform, created, description, preset)
+            return
+        check_resource_name(transform, "transform")
+        project = self._mkio.projects[account]
+        with project.lock:
+            if transform in project.transforms:
+                raise ValueError(f"transform {transform!r} already exists in {account!r}")
+            if len(project.transforms) >= MAX_TRANSFORMS:
+                raise ValueError(f"a project holds at most {MAX_TRANSFORMS} transforms")
+            project.transforms[transform] = V3Transform(transform, created, description, preset)
 
     def transforms(self, account: str) -> list[str]:
-        """A v3 account's transform names, in the order they were added."""
-        return [t.name for t in self._v3.account(account).transform_list()]
+        """A v3, RMS or MK.IO account's transform names, in the order they were added."""
+        holder = self._holder(account)
+        if holder is None:
+            raise KeyError(f"{account!r} is a v2 account: it has no transforms")
+        return [t.name for t in holder.transform_list()]
 
     def arm_account(self, account: str) -> ArmAccount:
         v3 = self._v3.account(account)
         return ArmAccount(v3.subscription_id, v3.resource_group, v3.account_name,
                           v3.resource_id)
 
-    def _v3_account(self, account: str) -> V3Account | None:
+    def _holder(self, account: str) -> _Holder | None:
+        """The v3/RMS account or MK.IO project holding transforms; None for v2."""
         if account in self._v3.accounts:
             return self._v3.accounts[account]
+        if account in self._mkio.projects:
+            return self._mkio.projects[account]
         if account in self._service.accounts:
             return None
         raise KeyError(f"unknown account {account!r}")
@@ -160,7 +257,7 @@ class Simulator:
         On v3, `transform=None` means the transform that has `job_id`, or (adding,
         job_id=None) the account's first transform.
         """
-        v3 = self._v3_account(account)
+        v3 = self._holder(account)
         if v3 is None:
             if transform is not None:
                 raise ValueError(f"{account!r} is a v2 account: it has no transforms")
@@ -182,9 +279,10 @@ class Simulator:
         return holding[0]
 
     def add_job(self, account: str, job: SimJob, transform: str | None = None) -> None:
-        """Add a job; on a v3 account `job.id` is its name and it goes to `transform`
-        (default: the account's first transform, "encode-720p" unless changed)."""
-        v3 = self._v3_account(account)
+        """Add a job; on a v3, RMS or MK.IO account `job.id` is its name and it goes to
+        `transform` (default: the account's first transform, "encode-720p" unless
+        changed)."""
+        v3 = self._holder(account)
         if v3 is None:
             self._store(account, transform=transform).add(job)
             return
@@ -239,7 +337,7 @@ class Simulator:
         """Add `n` realistic jobs created over [start, end); returns their ids (v3: names
         like job-3f2a9c0d5e7b1a46, spread at random over the transforms unless one is
         named)."""
-        v3 = self._v3_account(account)
+        v3 = self._holder(account)
         if v3 is None:
             store = self._store(account, transform=transform)
             jobs = generate(self._rng(account, "jobs"), n, start, end)
@@ -259,7 +357,7 @@ class Simulator:
 
     def start_lively(self, account: str, rate_per_minute: float = 20.0) -> LivelyFeed:
         """Keep creating short-lived jobs on `account` (v3: over its transforms) until stop()."""
-        v3 = self._v3_account(account)
+        v3 = self._holder(account)
         rng = self._rng(account, "lively")
         if v3 is None:
             feed = LivelyFeed(self._store(account), self.clock, rng, rate_per_minute)
@@ -277,6 +375,109 @@ class Simulator:
     @legacy_target.setter
     def legacy_target(self, account: str | None) -> None:
         self._service.legacy_target = account
+
+    # ------------------------------------------------------------ RMS and MK.IO
+
+    @property
+    def rms_endpoint(self) -> str:
+        """The RMS base URL, as Ravnur's console shows one (with a trailing slash)."""
+        return self.url + "/"
+
+    @property
+    def rms_token_url(self) -> str:
+        return self.url + "/auth/token"
+
+    @property
+    def rms_token_lifetime(self) -> float:
+        """Seconds (simulator clock) an RMS token lives, its `exp` - `iat`; default 3600."""
+        return self._rms.token_lifetime
+
+    @rms_token_lifetime.setter
+    def rms_token_lifetime(self, seconds: float) -> None:
+        if seconds <= 0:
+            raise ValueError("rms_token_lifetime must be positive")
+        self._rms.token_lifetime = seconds
+
+    def rms_api_key(self, account: str) -> str:
+        key = self._v3.account(account).rms_key
+        if key is None:
+            raise KeyError(f"{account!r} is not an RMS account")
+        return key
+
+    def issue_rms_token(self, account: str) -> str:
+        """A token as /auth/token would issue it for the account (tests that skip sign-in)."""
+        v3 = self._v3.account(account)
+        return self._rms.issue(v3.subscription_id, self.rms_api_key(account))
+
+    @property
+    def mkio_endpoint(self) -> str:
+        """The MK.IO base URL (paths start /api/v1/projects/...)."""
+        return self.url
+
+    def mkio_project(self, account: str) -> str:
+        """The MK.IO project name of an account added with add_mkio_account()."""
+        return self._mkio.project(account).project
+
+    def add_mkio_token(
+        self,
+        project: str,
+        token: str | None = None,
+        expires: float | None = None,
+        capabilities: tuple[str, ...] | list[str] = DEFAULT_CAPABILITIES,
+    ) -> str:
+        """Grant a personal API token `capabilities` on `project` (account key or project
+        name) until `expires` (simulator clock; None: no expiry); returns the token, a new
+        unsigned JWT when `token` is None. Granting the same token on another project
+        adds to it. Reading jobs needs ams.job.get, listing transforms ams.transform.get."""
+        if token is None:
+            name = self.mkio_project(project)
+            claims: dict[str, object] = {"sub": "simulator-user", "type": "restricted",
+                                         "project": name, "jti": secrets.token_urlsafe(16)}
+            if expires is not None:
+                claims["exp"] = int(expires)
+            token = _unsigned_jwt(claims)
+        if not token or any(c.isspace() for c in token):
+            raise ValueError("a token is a non-empty string without spaces")
+        self._mkio.add_token(project, token, expires, capabilities)
+        return token
+
+    def set_mkio_rate_limit(
+        self,
+        project: str,
+        per_minute: int | None = DEFAULT_GET_PER_MINUTE,
+        retry_after: bool = False,
+    ) -> None:
+        """GET requests allowed per minute (sliding window, simulator clock) on `project`;
+        None turns the limit off. Excess gets 429 with MK.IO's error body, and a
+        Retry-After header only with `retry_after` (MK.IO documents none)."""
+        self._mkio.set_rate_limit(project, per_minute, retry_after)
+
+    def add_mkio_raw_job(self, project: str, transform: str, raw_json: str) -> str:
+        """Serve `raw_json` verbatim (byte for byte, in lists too) as a job of `transform`;
+        its name, created, lastModified and state are read from it for $filter/$orderby.
+        Returns the job's name."""
+        account = self._mkio.project(project).key
+        job = raw_job(raw_json)
+        self.add_job(account, job, transform)
+        return job.id
+
+    @property
+    def mkio_empty_filter_404(self) -> bool:
+        """A filtered MK.IO list that matches nothing answers 404 (default True)."""
+        return self._mkio.empty_filter_404
+
+    @mkio_empty_filter_404.setter
+    def mkio_empty_filter_404(self, value: bool) -> None:
+        self._mkio.empty_filter_404 = value
+
+    @property
+    def fidelity(self) -> bool:
+        """Serve the variety of real answers (fidelity.py); can change while serving."""
+        return self._fidelity.enabled
+
+    @fidelity.setter
+    def fidelity(self, enabled: bool) -> None:
+        self._fidelity.enabled = enabled
 
     # ------------------------------------------------------------ Azure AD and tokens
 
@@ -343,7 +544,7 @@ class Simulator:
         files = make_tls_files((*DEFAULT_HOSTS, host)) if tls else None
         try:
             pipeline = Pipeline(self._service, self._faults, self._log, self.clock,
-                                self._v3, self._aad)
+                                self._v3, self._aad, self._rms, self._mkio)
             self._server = SimulatorHTTPServer(
                 (host, port), pipeline, lambda: self._faults.refuse_connections,
                 tls=files.server_context() if files is not None else None,
@@ -429,8 +630,10 @@ class Simulator:
     ) -> int:
         """Requests served (any status, dropped connections too) matching all filters.
 
-        kind: v2 jobs/job/tasks/metadata/legacy, v3 transforms/transform/jobs/job,
-        aad discovery/token/keys, or unknown; api: "v2", "v3" or "aad".
+        kind: v2 jobs/job/tasks/metadata/legacy, v3 and RMS transforms/transform/jobs/job,
+        aad discovery/token/keys, RMS token (/auth/token), MK.IO project_jobs/transforms/
+        transform/jobs/job/job_state, or unknown; api: "v2", "v3", "aad", "rms" (sign-in
+        and the ARM paths of RMS accounts) or "mkio".
         """
         return self._log.count(account, kind, api)
 
@@ -458,8 +661,10 @@ class Simulator:
         """Replace the fault settings of `account` (or the global ones, account=None).
 
         An account with its own settings ignores the global ones; clear_faults() undoes.
-        Throttling answers 503 on v2 and 429 on v3 (there always with Retry-After: 1 s
-        unless `retry_after` says otherwise). Azure AD routes get no injected faults.
+        Throttling answers 503 on v2 and 429 on v3 and RMS (there always with Retry-After:
+        1 s unless `retry_after` says otherwise) and 429 on MK.IO (Retry-After only when
+        `retry_after` is set). Sign-in routes (Azure AD, RMS /auth/token) get no injected
+        faults.
         """
         settings = FaultSettings(
             error_rate=error_rate,
@@ -482,3 +687,10 @@ class Simulator:
         self._faults.down = down and not refuse_connections
         self._faults.refuse_connections = down and refuse_connections
 
+
+def _unsigned_jwt(claims: dict[str, object]) -> str:
+    def segment(payload: dict[str, object]) -> str:
+        raw = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+    return f"{segment({'typ': 'JWT', 'alg': 'none'})}.{segment(claims)}."

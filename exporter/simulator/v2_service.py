@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from exporter.simulator import metadata, routes
 from exporter.simulator.clock import Clock
+from exporter.simulator.fidelity import Fidelity
 from exporter.simulator.jobs import SimJob, view_job
 from exporter.simulator.negotiation import Format, choose_format
 from exporter.simulator.odata_format import LIGHT, VERBOSE, render
@@ -45,10 +46,10 @@ def _page(items: Iterable[_T], options: QueryOptions) -> list[_T]:
     return list(islice(items, options.skip, options.skip + options.top))
 
 
-def _record(job: SimJob, now: float) -> Record:
+def _record(job: SimJob, now: float, fidelity: Fidelity | None = None) -> Record:
     view = view_job(job, now)
     assert view is not None, "store.visible() returns only jobs that exist at now"
-    return job_record(view)
+    return job_record(view, None if fidelity is None else fidelity.traits(job.id))
 
 
 class V2Service:
@@ -57,10 +58,12 @@ class V2Service:
         clock: Clock,
         require_auth: bool = True,
         token_validator: TokenValidator | None = None,
+        fidelity: Fidelity | None = None,
     ) -> None:
         self.clock = clock
         self.require_auth = require_auth
         self.token_validator = token_validator
+        self.fidelity = fidelity if fidelity is not None else Fidelity(0)
         self.accounts: dict[str, V2Account] = {}
         self.legacy_target: str | None = None  # account the legacy endpoint redirects to
         self._matching_cache: tuple[tuple[object, ...], list[SimJob]] | None = None
@@ -174,7 +177,8 @@ class V2Service:
         the same question page after page, so the answer is kept until the jobs, the
         clock or the filter change (without this, paging is quadratic in the jobs)."""
         assert options.filter is not None
-        key = (id(account), account.store.version, now, options.filter.text)
+        key = (id(account), account.store.version, now, options.filter.text,
+               self.fidelity.enabled)
         cached = self._matching_cache
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -184,7 +188,7 @@ class V2Service:
             jobs = [found] if found is not None and view_job(found, now) is not None else []
         else:
             jobs = [job for job in account.store.visible(now)
-                    if options.filter.matches(_record(job, now))]
+                    if options.filter.matches(_record(job, now, self.fidelity))]
         self._matching_cache = (key, jobs)
         return jobs
 
@@ -192,21 +196,23 @@ class V2Service:
         self, route: routes.Route, account: V2Account, options: QueryOptions
     ) -> list[Record] | None:
         """The records the route asks for, filtered and paged; None for an unknown job."""
-        now = self.clock()
+        now, fidelity = self.clock(), self.fidelity
         records: Iterable[Record]
         if route.kind == routes.JOBS:
             if options.filter is None:  # page first: only the page's jobs get rendered
-                return [_record(j, now) for j in _page(account.store.visible(now), options)]
-            return [_record(j, now) for j in _page(self._matching(account, options, now),
-                                                    options)]
+                return [_record(j, now, fidelity)
+                        for j in _page(account.store.visible(now), options)]
+            return [_record(j, now, fidelity)
+                    for j in _page(self._matching(account, options, now), options)]
         else:
             job = account.store.get(route.job_id or "")
             view = None if job is None else view_job(job, now)
             if view is None:
                 return None
+            traits = fidelity.traits(job.id) if job is not None else None
             if route.kind == routes.JOB:
-                return [job_record(view)]
-            records = task_records(view)
+                return [job_record(view, traits)]
+            records = task_records(view, traits, now)
         if options.filter is not None:
             records = filter(options.filter.matches, records)
         return _page(records, options)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from exporter.jobs.states import JobState
+from exporter.simulator.fidelity import Traits, with_seventh_digit
 from exporter.simulator.jobs import JobView, SimJob
 from exporter.simulator.odata_format import light_datetime
 from exporter.simulator.store import JobStore
@@ -50,6 +51,24 @@ ERRORS: dict[str, tuple[str, str, str]] = {
                             "The account identity could not be verified."),
 }
 DEFAULT_ERROR = "ServiceError"
+
+# Fidelity: the detail code under each top-level code. Only ServiceError -> Internal (and
+# its messages) is from an official example; the others are made up, but like it they
+# differ from the top-level code, so a client reading details[0].code as the code shows.
+DETAIL_CODES: dict[str, tuple[str, str]] = {
+    "ServiceError": ("Internal", "Internal error in initializing the task for processing"),
+    "ServiceTransientError": ("InternalTransient", "A transient internal error occurred."),
+    "DownloadNotAccessible": ("InputNotFound", "The input file was not found."),
+    "DownloadTransientError": ("DownloadInterrupted", "The download was interrupted."),
+    "UploadNotAccessible": ("OutputNotWritable", "The output container refused writes."),
+    "UploadTransientError": ("UploadInterrupted", "The upload was interrupted."),
+    "ConfigurationUnsupported": ("PresetMismatch", "The preset does not fit the input."),
+    "ContentMalformed": ("InputFileCorrupt", "The input file is corrupt."),
+    "ContentUnsupported": ("UnsupportedCodec", "The input codec is not supported."),
+    "IdentityUnsupported": ("IdentityNotConfigured", "No managed identity is configured."),
+}
+FATAL_SERVICE_ERROR = "Fatal service error, please contact support."
+CREATED_2018 = "0001-01-01T00:00:00Z"  # what 2018-era bodies gave as `created`
 
 
 @dataclass
@@ -128,67 +147,105 @@ def job_stub_record(job: SimJob) -> Record:
     return {"name": job.id, "properties/created": _us(job.created)}
 
 
-def _error(view: JobView) -> dict[str, object]:
+def _error(view: JobView, traits: Traits | None = None) -> dict[str, object]:
     job = view.job
     code = job.error_code if job.error_code in ERRORS else DEFAULT_ERROR
     category, retry, message = ERRORS[code]
+    detail_code, detail_message = job.error_code or code, message
+    if traits is not None:  # fidelity: detail codes differ from the top-level code
+        detail_code, detail_message = DETAIL_CODES[code]
+        if code == "ServiceError":
+            message = FATAL_SERVICE_ERROR
     return {
         "code": code,
         "message": message,
         "category": job.error_category or category,
         "retry": retry,
-        "details": [{"code": job.error_code or code, "message": message}],
+        "details": [{"code": detail_code, "message": detail_message}],
     }
 
 
-def _times(view: JobView, target: dict[str, object]) -> None:
-    if view.start_us is not None:
-        target["startTime"] = arm_datetime(view.start_us)
+def _stamp(us: int, traits: Traits | None) -> str:
+    """arm_datetime, with the job's seventh fractional digit under fidelity."""
+    if traits is None:
+        return arm_datetime(us)
+    return with_seventh_digit(light_datetime(us), traits) + "Z"
+
+
+def _times(view: JobView, target: dict[str, object], traits: Traits | None = None) -> None:
+    # 2018-era bodies showed a Processing job without its startTime.
+    hide_start = (traits is not None and traits.era_2018
+                  and view.state == JobState.Processing)
+    if view.start_us is not None and not hide_start:
+        target["startTime"] = _stamp(view.start_us, traits)
     if view.end_us is not None:
-        target["endTime"] = arm_datetime(view.end_us)
+        target["endTime"] = _stamp(view.end_us, traits)
 
 
-def _outputs(view: JobView) -> list[dict[str, object]]:
+def _outputs(view: JobView, preset: str, traits: Traits | None) -> list[dict[str, object]]:
     name, count = view.job.id, max(view.job.outputs, 1)
     progress = int(view.progress)  # an integer percentage in v3
     outputs = []
     for index in range(count):
         suffix = "" if count == 1 else f"-{index + 1}"
+        # The service's default label is {presetName}_{index}; fidelity shows that.
+        label = f"{preset}_{index}" if traits is not None else f"output{index + 1}"
         output: dict[str, object] = {
             "@odata.type": "#Microsoft.Media.JobOutputAsset",
             "state": view.state.name,
             "progress": progress,
-            "label": f"output{index + 1}",
+            "label": label,
         }
         if view.state == JobState.Error:
-            output["error"] = _error(view)
-        _times(view, output)
+            output["error"] = _error(view, traits)
+        elif traits is not None and traits.era_2018:
+            output["error"] = None
+        _times(view, output, traits)
         output["assetName"] = f"{name}-OutputAsset{suffix}"
         outputs.append(output)
     return outputs
 
 
-def job_resource(account_id: str, transform: str, view: JobView) -> dict[str, object]:
-    job = view.job
-    properties: dict[str, object] = {"created": arm_datetime(view.created_us),
-                                     "state": view.state.name}
-    if job.name:
-        properties["description"] = job.name
-    properties["input"] = {
+def _input(job: SimJob, traits: Traits | None) -> dict[str, object]:
+    asset: dict[str, object] = {
         "@odata.type": "#Microsoft.Media.JobInputAsset",
         "files": [],
         "inputDefinitions": [],
         "assetName": f"{job.id}-InputAsset",
     }
-    properties["lastModified"] = arm_datetime(view.last_modified_us)
-    properties["outputs"] = _outputs(view)
+    if traits is None:
+        return asset
+    # List and get bodies of the official examples wrap the input (fidelity).
+    return {"@odata.type": "#Microsoft.Media.JobInputs", "inputs": [asset]}
+
+
+def job_resource(
+    account_id: str,
+    transform: str,
+    view: JobView,
+    *,
+    preset: str = "AdaptiveStreaming",
+    traits: Traits | None = None,
+) -> dict[str, object]:
+    """The job as ARM serves it; `traits` (fidelity on) vary it as real bodies did."""
+    job = view.job
+    era_2018 = traits is not None and traits.era_2018
+    created = CREATED_2018 if era_2018 else _stamp(view.created_us, traits)
+    properties: dict[str, object] = {"created": created, "state": view.state.name}
+    if job.name:
+        properties["description"] = job.name
+    properties["input"] = _input(job, traits)
+    properties["lastModified"] = _stamp(view.last_modified_us, traits)
+    properties["outputs"] = _outputs(view, preset, traits)
     properties["priority"] = priority_name(job.priority)
     properties["correlationData"] = {}
-    _times(view, properties)
-    return {
+    _times(view, properties, traits)
+    resource: dict[str, object] = {
         "name": job.id,
         "id": f"{account_id}/transforms/{transform}/jobs/{job.id}",
         "type": JOB_TYPE,
         "properties": properties,
-        "systemData": _system_data(view.created_us, view.last_modified_us),
     }
+    if not era_2018:  # systemData came in 2020
+        resource["systemData"] = _system_data(view.created_us, view.last_modified_us)
+    return resource

@@ -27,7 +27,8 @@ from urllib.parse import quote
 from exporter.simulator import arm_routes, v3_query
 from exporter.simulator.arm_routes import ArmPath
 from exporter.simulator.clock import Clock
-from exporter.simulator.jobs import SimJob, view_job
+from exporter.simulator.fidelity import Fidelity
+from exporter.simulator.jobs import JobView, SimJob, view_job
 from exporter.simulator.odata_query import decode_query
 from exporter.simulator.responses import Request, Response, json_response
 from exporter.simulator.store import JobStore
@@ -105,6 +106,8 @@ class V3Account:
     account_name: str
     transforms: dict[str, V3Transform] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Ravnur Media Services: the API key that signs in at /auth/token; None for AMS.
+    rms_key: str | None = field(default=None, repr=False)
 
     @property
     def resource_id(self) -> str:
@@ -126,11 +129,16 @@ class V3Service:
         require_auth: bool,
         check_token: TokenCheck,
         limiter: ReadLimiter,
+        fidelity: Fidelity | None = None,
+        rms_check: Callable[[str, V3Account], Verdict] | None = None,
     ) -> None:
         self.clock = clock
         self.require_auth = require_auth
         self.check_token = check_token
         self.limiter = limiter
+        self.fidelity = fidelity if fidelity is not None else Fidelity(0)
+        # (token, RMS account) -> verdict: RMS accounts take only tokens of its /auth/token.
+        self.rms_check = rms_check
         self.accounts: dict[str, V3Account] = {}
         self._index: dict[tuple[str, str, str], V3Account] = {}
         self._groups: set[tuple[str, str]] = set()
@@ -139,7 +147,12 @@ class V3Service:
     # ------------------------------------------------------------ set-up
 
     def add_account(
-        self, key: str, subscription_id: str, resource_group: str, account_name: str
+        self,
+        key: str,
+        subscription_id: str,
+        resource_group: str,
+        account_name: str,
+        rms_key: str | None = None,
     ) -> V3Account:
         if key in self.accounts:
             raise ValueError(f"account {key!r} already exists")
@@ -153,7 +166,8 @@ class V3Service:
         index = (subscription_id.lower(), resource_group.lower(), account_name.lower())
         if index in self._index:
             raise ValueError(f"{account_name!r} already exists in {resource_group!r}")
-        account = V3Account(key, subscription_id, resource_group, account_name)
+        account = V3Account(key, subscription_id, resource_group, account_name,
+                            rms_key=rms_key)
         self.accounts[key] = account
         self._index[index] = account
         self._groups.add(index[:2])
@@ -191,7 +205,7 @@ class V3Service:
     # ------------------------------------------------------------ answers
 
     def handle(self, request: Request, path: ArmPath) -> Response:
-        problem = self._authenticate(request)
+        problem = self._authenticate(request, self.find(path))
         if problem is not None:
             return problem
         quota = self.limiter.take(path.subscription.lower(), self.clock())
@@ -219,7 +233,7 @@ class V3Service:
                              headers=[("Allow", "GET")])
         return self._resource(request, path, account, pairs)
 
-    def _authenticate(self, request: Request) -> Response | None:
+    def _authenticate(self, request: Request, account: V3Account | None) -> Response | None:
         if not self.require_auth:
             return None
         header = request.header("Authorization")
@@ -233,9 +247,19 @@ class V3Service:
             return self._unauthorized(request, "AuthenticationFailed",
                                       "Authentication failed. The 'Authorization' header is "
                                       "provided in an invalid format.")
-        verdict = self.check_token(token, AUDIENCE)
+        rms = account is not None and account.rms_key is not None
+        if rms:
+            assert account is not None
+            verdict = (self.rms_check(token, account) if self.rms_check is not None
+                       else Verdict.UNKNOWN)
+        else:
+            verdict = self.check_token(token, AUDIENCE)
         if verdict is Verdict.VALID:
             return None
+        if rms and verdict is Verdict.WRONG_AUDIENCE:
+            return self._unauthorized(request, "InvalidAuthenticationTokenAudience",
+                                      "The access token was issued for another subscription "
+                                      "or API key.")
         if verdict is Verdict.EXPIRED:
             now = datetime.fromtimestamp(self.clock(), timezone.utc).isoformat()
             return self._unauthorized(request, "ExpiredAuthenticationToken",
@@ -318,7 +342,13 @@ class V3Service:
         if view is None:
             return arm_error(404, f"Job '{path.job}' was not found in transform "
                                   f"'{transform.name}'.", "NotFound")
-        return json_response(200, job_resource(account.resource_id, transform.name, view))
+        return json_response(200, self._job_body(account, transform, view))
+
+    def _job_body(
+        self, account: V3Account, transform: V3Transform, view: JobView
+    ) -> dict[str, object]:
+        return job_resource(account.resource_id, transform.name, view, preset=transform.preset,
+                            traits=self.fidelity.traits(view.job.id))
 
     def _list_transforms(
         self, request: Request, account: V3Account, pairs: list[tuple[str, str]]
@@ -353,7 +383,7 @@ class V3Service:
         for record in chosen:
             view = view_job(jobs[str(record["name"])], now)
             assert view is not None, "store.visible() returns only jobs that exist at now"
-            value.append(job_resource(account.resource_id, transform.name, view))
+            value.append(self._job_body(account, transform, view))
         return self._collection(request, pairs, query, value, more)
 
     @staticmethod
