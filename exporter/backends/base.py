@@ -78,6 +78,11 @@ class Backend:
                    max_jobs: int) -> JobSource:
         raise NotImplementedError
 
+    def event_routes(self, account: AccountSettings) -> tuple[str, ...]:
+        """The routing keys push events for this account carry (see
+        exporter.events.parse): none when the API family sends no events."""
+        return ()
+
     def endpoint(self, account: AccountSettings) -> str:
         """The base URL the account's requests go to (for the landing page)."""
         raise NotImplementedError

@@ -13,6 +13,7 @@ from exporter.backends.transport import DEFAULT_MAX_RESPONSE_BYTES
 from exporter.config.errors import ConfigError, from_validation_error
 from exporter.config.loading import default_environ, expand_env, load_yaml, read_text
 from exporter.config.types import ByteSize, Duration, PositiveInt, StrictModel, Text
+from exporter.events.config import EventsConfig
 from exporter.metrics.names import EXCLUDABLE
 
 
@@ -58,6 +59,7 @@ class Config(StrictModel):
     #: The cap on one API response body, before and after decompression.
     max_response_bytes: ByteSize = DEFAULT_MAX_RESPONSE_BYTES
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
 
 
 def build_config(raw: Any) -> Config:

@@ -38,5 +38,8 @@ SUMMARY_FAMILIES = (
     "ams_config_last_reload_successful",
     "ams_config_last_reload_success_timestamp_seconds",
     "ams_web_config_last_reload_successful",
+    "ams_events_received_total",
+    "ams_events_rejected_total",
+    "ams_event_delay_seconds",
 )
 EXCLUDABLE = frozenset(PER_JOB_FAMILIES + SUMMARY_FAMILIES)

@@ -112,6 +112,12 @@ class AccountRenderer:
                               previous if isinstance(previous, RenderedAccount) else None,
                               self.excluded)
 
+    def update(self, previous: Any, changed: Mapping[JobKey, Job]) -> RenderedAccount:
+        """`previous` with some jobs added or replaced: only their blocks are
+        rendered again, so one event costs one block, not the account."""
+        assert isinstance(previous, RenderedAccount)
+        return update_account(self.account, previous, changed, self.excluded)
+
 
 def label_prefix(account: str, job: Job) -> str:
     """`{account="..",transform="..",job_id="..",job_name=".."` (left open for more)."""
@@ -124,9 +130,7 @@ def render_account(account: str, jobs: Iterable[Job],
                    excluded: frozenset[str] = frozenset()) -> RenderedAccount:
     """Render the jobs, reusing every block of `previous` whose jobs are unchanged.
     Excluded families are not rendered at all."""
-    buckets: dict[int, list[Job]] = {}
-    for job in jobs:
-        buckets.setdefault(int(job.created // BLOCK_SECONDS), []).append(job)
+    buckets = _by_bucket(jobs)
     blocks = {}
     for bucket in sorted(buckets):
         members = tuple(sorted(buckets[bucket], key=lambda j: (j.created, j.key)))
@@ -134,6 +138,28 @@ def render_account(account: str, jobs: Iterable[Job],
         blocks[bucket] = old if old is not None and old.jobs == members \
             else _render_block(account, members, excluded)
     return RenderedAccount(tuple(blocks.values()), blocks)
+
+
+def update_account(account: str, previous: RenderedAccount, changed: Mapping[JobKey, Job],
+                   excluded: frozenset[str] = frozenset()) -> RenderedAccount:
+    """`previous` with the changed jobs in place (a job keeps its creation time, so
+    it stays in its block)."""
+    by_bucket = dict(previous.by_bucket)
+    for bucket, jobs in _by_bucket(changed.values()).items():
+        old = by_bucket.get(bucket)
+        members = {job.key: job for job in old.jobs} if old is not None else {}
+        members.update((job.key, job) for job in jobs)
+        ordered = tuple(sorted(members.values(), key=lambda j: (j.created, j.key)))
+        by_bucket[bucket] = _render_block(account, ordered, excluded)
+    ordered_buckets = {bucket: by_bucket[bucket] for bucket in sorted(by_bucket)}
+    return RenderedAccount(tuple(ordered_buckets.values()), ordered_buckets)
+
+
+def _by_bucket(jobs: Iterable[Job]) -> dict[int, list[Job]]:
+    buckets: dict[int, list[Job]] = {}
+    for job in jobs:
+        buckets.setdefault(int(job.created // BLOCK_SECONDS), []).append(job)
+    return buckets
 
 
 def _render_block(account: str, jobs: tuple[Job, ...],

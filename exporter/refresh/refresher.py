@@ -15,13 +15,15 @@ import random
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from exporter.backends.auth.errors import AuthError
 from exporter.backends.base import JobSource
 from exporter.backends.settings import AccountSettings
 from exporter.backends.transport import ApiError, ThrottledError
 from exporter.config.model import Config
+from exporter.events.apply import apply_event, apply_record
+from exporter.events.model import JobEvent
 from exporter.jobs.model import Job, JobKey, Listing, keep_rank
 from exporter.jobs.states import JobState
 from exporter.refresh.snapshot import Renderer, Snapshot, no_rendering
@@ -67,6 +69,14 @@ class AccountRefresher:
         self.snapshot = Snapshot.of({}, render({}, None))
         self._watermark: float | None = None
         self._refresh_lock = threading.Lock()
+        #: Held while a new snapshot is made from the current one (refreshes and
+        #: push events both publish).
+        self._publish_lock = threading.RLock()
+        #: Start of the last successful refresh: what polled jobs are known at.
+        self._polled_at = 0.0
+        #: When the state of jobs changed by push events is known at (event times);
+        #: dropped once a later refresh has seen them.
+        self._marks: dict[JobKey, float] = {}
 
     @property
     def name(self) -> str:
@@ -103,7 +113,7 @@ class AccountRefresher:
         try:
             jobs, full = self._sync(started)
             self.source.enrich(jobs, self._jobs)
-            self._succeeded(jobs, started if full else None)
+            self._succeeded(jobs, started, full)
         except ThrottledError as exc:
             retry_after = exc.retry_after
             self._failed(str(exc))
@@ -177,20 +187,63 @@ class AccountRefresher:
             jobs = {job.key: job for job in ranked[:limit]}
         return jobs
 
-    def _succeeded(self, jobs: dict[JobKey, Job], full_sync_at: float | None) -> None:
+    def _succeeded(self, jobs: dict[JobKey, Job], started_at: float, full: bool) -> None:
         status = self.status
+        with self._publish_lock:
+            jobs = self._keep_newer_events(jobs, started_at)
+            self._commit(jobs)
+            self._polled_at = started_at
+        if not status.up and status.attempts:
+            log.info("account %s: refresh succeeded again (%d jobs)", self.name, len(jobs))
+        status.up = True
+        status.failures_in_a_row = 0
+        status.last_success = self.clock()
+        if full:
+            status.last_full_sync = started_at
+        status.last_error = ""
+
+    def _keep_newer_events(self, polled: dict[JobKey, Job],
+                           started_at: float) -> dict[JobKey, Job]:
+        """What push events told us after this refresh began is newer than what the
+        refresh read: keep it (by the same ranking as events among themselves)."""
+        marks = self._marks
+        if not marks:
+            return polled
+        current = self._jobs
+        merged = dict(polled)
+        for key, known_at in list(marks.items()):
+            event_job = current.get(key)
+            if known_at <= started_at or event_job is None:
+                del marks[key]  # the refresh saw it, or it is gone
+                continue
+            merged[key], _ = apply_record(event_job, known_at, polled[key], started_at) \
+                if key in polled else (event_job, known_at)
+        return merged
+
+    def _commit(self, jobs: dict[JobKey, Job] | None = None,
+                changed: dict[JobKey, Job] | None = None) -> None:
+        """Publish a whole new set of jobs (a refresh) or changes to some (events),
+        counting the transitions and durations they show; if publishing fails
+        (rendering), nothing is counted. Call with the publish lock held."""
+        status = self.status
+        current = self._jobs
+        seen = changed if changed is not None else jobs or {}
         entered: Counter[tuple[str, JobState]] = Counter()
         ended: list[Job] = []
         started: list[Job] = []
-        for key, job in jobs.items():
-            previous = self._jobs.get(key)
+        for key, job in seen.items():
+            previous = current.get(key)
             if previous is None or previous.state != job.state:
                 entered[(job.transform, job.state)] += 1
             if self._seen_ending(previous, job):
                 ended.append(job)
             if self._seen_starting(previous, job):
                 started.append(job)
-        self._publish(jobs)  # may fail (rendering): then nothing is counted
+        if changed is not None:
+            rendered = self.render.update(self.snapshot.rendered, changed)
+            self.snapshot = self.snapshot.with_changes(changed, rendered)
+        else:
+            self._publish(seen)
         status.transitions.update(entered)
         for job in ended:
             assert job.start_time is not None and job.end_time is not None
@@ -199,14 +252,61 @@ class AccountRefresher:
         for job in started:
             assert job.start_time is not None
             status.observe_queue_time(job.transform, max(0.0, job.start_time - job.created))
-        if not status.up and status.attempts:
-            log.info("account %s: refresh succeeded again (%d jobs)", self.name, len(jobs))
-        status.up = True
-        status.failures_in_a_row = 0
-        status.last_success = self.clock()
-        if full_sync_at is not None:
-            status.last_full_sync = full_sync_at
-        status.last_error = ""
+
+    # ----------------------------------------------------------------- push events
+
+    def apply_events(self, events: Iterable[JobEvent]) -> list[JobKey]:
+        """Apply push events to the jobs; returns the keys of jobs not known yet (to
+        be fetched with `fetch_jobs`). Idempotent and order-independent."""
+        unknown: list[JobKey] = []
+        with self._publish_lock:
+            current = self._jobs
+            changed: dict[JobKey, Job] = {}
+            for event in events:
+                key = event.key
+                job = changed.get(key) or current.get(key)
+                known_at = self._marks.get(key, self._polled_at)
+                if job is None:
+                    record = event.record
+                    if record is None or not self._wanted(record):
+                        if record is None:
+                            unknown.append(key)
+                        continue
+                    job, known_at = apply_record(None, 0.0, record, event.time)
+                elif event.record is not None:
+                    job, known_at = apply_record(job, known_at, event.record, event.time)
+                job, known_at = apply_event(job, known_at, event)
+                changed[key] = job
+                self._marks[key] = known_at
+            changed = {key: job for key, job in changed.items() if current.get(key) != job}
+            if changed:
+                self._commit(changed=changed)
+        return list(dict.fromkeys(unknown))
+
+    def fetch_jobs(self, keys: list[JobKey]) -> int:
+        """Read these jobs from the API (batched, within the account's budget) and
+        add the selected ones; returns how many were added or changed."""
+        started_at = self.clock()
+        listing = self.source.fetch_keys(keys)
+        found = {key: job for key, job in listing.jobs.items() if self._wanted(job)}
+        with self._publish_lock:
+            current = self._jobs
+            changed: dict[JobKey, Job] = {}
+            for key, record in found.items():
+                known_at = self._marks.get(key, self._polled_at)
+                job, known_at = apply_record(current.get(key), known_at, record, started_at)
+                if job != current.get(key):
+                    changed[key] = job
+                    self._marks[key] = known_at
+            if changed:
+                self._commit(changed=changed)
+        return len(changed)
+
+    def _wanted(self, job: Job) -> bool:
+        """A job the account exports: selected and within retention."""
+        now = self.clock()
+        return (self.account.jobs.matches(job, now - self.config.lookback)
+                and self._retained(job, now))
 
     def _seen_ending(self, previous: Job | None, job: Job) -> bool:
         """Each job is observed once, when it is seen final for the first time: after
@@ -252,9 +352,10 @@ class AccountRefresher:
 
     def _drop_expired(self, now: float) -> None:
         """Retention also runs when a refresh fails, so no series outlives it."""
-        jobs = self.snapshot.jobs
-        if any(not self._retained(job, now) for job in jobs.values()):
-            self._publish({k: j for k, j in jobs.items() if self._retained(j, now)})
+        with self._publish_lock:
+            jobs = self.snapshot.jobs
+            if any(not self._retained(job, now) for job in jobs.values()):
+                self._publish({k: j for k, j in jobs.items() if self._retained(j, now)})
 
     def _retained(self, job: Job, now: float) -> bool:
         if not job.state.is_final or job.end_time is None:

@@ -9,21 +9,37 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from exporter.jobs.model import Job, JobKey
 from exporter.jobs.states import JobState
 
-#: (jobs, what the renderer made of the previous snapshot or None) -> rendered form.
-Renderer = Callable[[Mapping[JobKey, Job], Any], Any]
-
 _generations = itertools.count(1)
 
 
-def no_rendering(jobs: Mapping[JobKey, Job], previous: Any) -> None:
-    return None
+class Renderer(Protocol):
+    """What the metrics make of a snapshot's jobs, computed when it is published."""
+
+    def __call__(self, jobs: Mapping[JobKey, Job], previous: Any) -> Any:
+        """All jobs; `previous` is what was made of the last snapshot (or None)."""
+        ...
+
+    def update(self, previous: Any, changed: Mapping[JobKey, Job]) -> Any:
+        """`previous` with a few jobs added or replaced (push events)."""
+        ...
+
+
+class NoRendering:
+    def __call__(self, jobs: Mapping[JobKey, Job], previous: Any) -> None:
+        return None
+
+    def update(self, previous: Any, changed: Mapping[JobKey, Job]) -> None:
+        return None
+
+
+no_rendering = NoRendering()
 
 
 @dataclass(frozen=True)
@@ -47,3 +63,30 @@ class Snapshot:
             if job.created < oldest.get(key, float("inf")):
                 oldest[key] = job.created
         return cls(jobs, rendered, counts, oldest)
+
+    def with_changes(self, changed: Mapping[JobKey, Job], rendered: Any) -> Snapshot:
+        """This snapshot with some jobs added or replaced; the counts are adjusted,
+        not recounted (the oldest job of a state is looked for again only when the
+        oldest one left it)."""
+        jobs = {**self.jobs, **changed}
+        counts = Counter(self.counts)
+        oldest = dict(self.oldest_created)
+        lost_oldest: set[tuple[str, JobState]] = set()
+        for key, job in changed.items():
+            old = self.jobs.get(key)
+            if old is not None:
+                before = (old.transform, old.state)
+                counts[before] -= 1
+                if before != (job.transform, job.state) and oldest.get(before) == old.created:
+                    lost_oldest.add(before)
+            counts[(job.transform, job.state)] += 1
+            if job.created < oldest.get((job.transform, job.state), float("inf")):
+                oldest[(job.transform, job.state)] = job.created
+        for pair in lost_oldest:
+            created = [job.created for job in jobs.values()
+                       if (job.transform, job.state) == pair]
+            if created:
+                oldest[pair] = min(created)
+            else:
+                oldest.pop(pair, None)
+        return Snapshot(jobs, rendered, +counts, oldest)

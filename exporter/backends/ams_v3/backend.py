@@ -12,6 +12,7 @@ from exporter.backends.auth.tokens import TokenProvider, cloud_scope
 from exporter.backends.base import Backend, JobSource, SignIn
 from exporter.backends.settings import AccountSettings
 from exporter.backends.transport import Transport
+from exporter.events.routes import arm_route
 
 #: ARM's resource, per cloud (the ARM endpoint's host suffix tells which).
 SCOPES = {"": "https://management.azure.com/.default",
@@ -43,6 +44,16 @@ class AmsV3Backend(Backend):
                           account.resource_group, account.resource_name, transport,
                           max_jobs)
         return V3Source(account, client, lookback)
+
+    def event_routes(self, account: AccountSettings) -> tuple[str, ...]:
+        """Event Grid's topic is the account's resource id, or for a custom topic
+        (RMS) the topic's own id, named in `events_topic`."""
+        assert isinstance(account, V3AccountConfig)
+        resource = (f"/subscriptions/{account.subscription_id}/resourceGroups/"
+                    f"{account.resource_group}/providers/Microsoft.Media/mediaservices/"
+                    f"{account.resource_name}")
+        topics = [resource] + ([account.events_topic] if account.events_topic else [])
+        return tuple(arm_route(topic) for topic in topics)
 
     def endpoint(self, account: AccountSettings) -> str:
         assert isinstance(account, V3AccountConfig)

@@ -24,6 +24,9 @@ class V3AccountConfig(AccountSettings):
     arm_endpoint: Annotated[HttpUrl, AfterValidator(lambda url: url.rstrip("/"))] = \
         DEFAULT_ARM_ENDPOINT
     progress: bool = True  # outputs carry it: no extra requests
+    #: A custom Event Grid topic's id whose events belong to this account (RMS
+    #: publishes the AMS job events to a topic of its own).
+    events_topic: Name | None = None
 
     @model_validator(mode="after")
     def _default_account_name(self) -> V3AccountConfig:

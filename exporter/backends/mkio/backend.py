@@ -8,6 +8,7 @@ from exporter.backends.mkio.config import MkioAccountConfig
 from exporter.backends.mkio.source import MkioSource
 from exporter.backends.settings import AccountSettings
 from exporter.backends.transport import Transport
+from exporter.events.routes import mkio_route
 
 
 class MkioBackend(Backend):
@@ -22,6 +23,10 @@ class MkioBackend(Backend):
         assert isinstance(account, MkioAccountConfig)
         client = MkioClient(account.endpoint, account.project, transport, max_jobs)
         return MkioSource(account, client, lookback)
+
+    def event_routes(self, account: AccountSettings) -> tuple[str, ...]:
+        assert isinstance(account, MkioAccountConfig)
+        return (mkio_route(account.project),)
 
     def endpoint(self, account: AccountSettings) -> str:
         assert isinstance(account, MkioAccountConfig)

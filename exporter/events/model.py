@@ -1,0 +1,39 @@
+"""A push event, as the receiver hands it to an account: which job, what happened,
+when, and what it says about states, progress and errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from exporter.jobs.model import ErrorInfo, Job, JobKey
+from exporter.jobs.states import JobState
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    #: The routing keys of the account it belongs to (see Backend.event_routes).
+    routes: tuple[str, ...]
+    #: Shown in metrics and logs: the event type, e.g. Microsoft.Media.JobFinished.
+    type: str
+    transform: str
+    job_name: str
+    #: Unix time the event happened (event time, not receipt).
+    time: float
+    #: The job's state after the event, when the event says (job-level events).
+    state: JobState | None = None
+    #: Mean output progress 0-1 the event reports, if any.
+    progress: float | None = None
+    errors: tuple[ErrorInfo, ...] = ()
+    #: The whole job, when the event carries it (MK.IO webhooks), else None.
+    record: Job | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> JobKey:
+        return (self.transform, self.job_name)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Event Grid's SubscriptionValidation handshake: answer with the code."""
+
+    code: str
