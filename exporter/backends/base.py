@@ -9,7 +9,8 @@ branches on the `api` of an account: it asks the account's backend.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,6 +33,9 @@ class SignIn:
     environ: Mapping[str, str]
     session: requests.Session
     timeout: float
+    #: The clock of tokens whose expiry the sign-in server sets (RMS): the
+    #: exporter's clock, so a simulated server and the exporter agree on time.
+    clock: Callable[[], float] = time.time
 
 
 class JobSource(Protocol):

@@ -33,7 +33,7 @@ def build_account(
     backend = backend_for(account)
     stats = ApiStats()
     session = session_factory()
-    sign_in = SignIn(credentials, environ, session, config.refresh.timeout)
+    sign_in = SignIn(credentials, environ, session, config.refresh.timeout, clock)
     transport = Transport(
         session,
         backend.token_provider(account, sign_in),

@@ -21,7 +21,10 @@ CLIENT_SECRET = "cs-Z9q-UNIQUE-4471-secret"
 BEARER_TOKEN = "tok-Q7w-UNIQUE-8823-bearer"
 BASIC_PASSWORD = "bp-K3r-UNIQUE-5519-password"
 WRONG_PASSWORD = "bp-wrong-UNIQUE-0042-attempt"
-SECRETS = (CLIENT_SECRET, BEARER_TOKEN, BASIC_PASSWORD, WRONG_PASSWORD)
+RMS_API_KEY = "rk-M2v-UNIQUE-6130-apikey"
+MKIO_TOKEN = "mk-P8d-UNIQUE-2207-token"
+SECRETS = (CLIENT_SECRET, BEARER_TOKEN, BASIC_PASSWORD, WRONG_PASSWORD, RMS_API_KEY,
+           MKIO_TOKEN)
 
 
 @pytest.fixture
@@ -30,12 +33,15 @@ def secret_sim():
     sim.add_v2_account("acct")
     sim.add_v3_account("prod", account_name="prodmedia", transforms=("t",))
     sim.add_client("tenant1", "client1", "the-right-secret")
+    sim.add_rms_account("rms", account_name="rmsmedia", transforms=("t",), api_key=RMS_API_KEY)
+    sim.add_mkio_account("mk", project="my-project")
+    sim.add_mkio_token("mk", MKIO_TOKEN)
     sim.add_job("acct", SimJob("nb:jid:UUID:s1", "s1", time.time() - 30))
     with sim.start(tls=True):
         yield sim
 
 
-def config_text(sim: Simulator, token_path: Path) -> str:
+def config_text(sim: Simulator, token_path: Path, mkio_token_path: Path) -> str:
     return f"""
 refresh: {{min_interval: 0s, timeout: 10s}}
 accounts:
@@ -54,6 +60,18 @@ accounts:
       client_id: client1
       client_secret: "${{AMS_TEST_SECRET}}"
       authority_host: {sim.aad_authority}
+  - name: rms
+    api: v3
+    subscription_id: {sim.arm_account("rms").subscription_id}
+    resource_group: {sim.arm_account("rms").resource_group}
+    account_name: rmsmedia
+    arm_endpoint: {sim.rms_endpoint}
+    auth: {{method: rms_api_key, api_key: "${{AMS_TEST_RMS_KEY}}"}}
+  - name: mk
+    api: mkio
+    project: my-project
+    endpoint: {sim.mkio_endpoint}
+    auth: {{method: token_file, path: {mkio_token_path}}}
 """
 
 
@@ -65,12 +83,14 @@ def assert_no_secret(text: str, where: str) -> None:
 def test_secrets_stay_out_of_every_output(secret_sim, tmp_path):
     token_path = tmp_path / "token"
     token_path.write_text(BEARER_TOKEN)
+    mkio_token_path = tmp_path / "mkio-token"
+    mkio_token_path.write_text(MKIO_TOKEN + "\n")
     config = tmp_path / "config.yaml"
-    config.write_text(config_text(secret_sim, token_path))
+    config.write_text(config_text(secret_sim, token_path, mkio_token_path))
     password_hash = bcrypt.hashpw(BASIC_PASSWORD.encode(), bcrypt.gensalt(4)).decode()
     web = tmp_path / "web.yml"
     web.write_text(f"basic_auth_users:\n  prom: '{password_hash}'\n")
-    env = {**os.environ, "AMS_TEST_SECRET": CLIENT_SECRET,
+    env = {**os.environ, "AMS_TEST_SECRET": CLIENT_SECRET, "AMS_TEST_RMS_KEY": RMS_API_KEY,
            "REQUESTS_CA_BUNDLE": secret_sim.ca_cert_path}
     port = free_port()
     process = subprocess.Popen(
@@ -98,6 +118,8 @@ def test_secrets_stay_out_of_every_output(secret_sim, tmp_path):
     assert any(r.headers.get("Authorization") == f"Bearer {BEARER_TOKEN}"
                for r in secret_sim.requests)
     assert 'ams_up{account="acct"} 1.0' in metrics
+    assert 'ams_up{account="rms"} 1.0' in metrics, "signed in with the RMS API key"
+    assert 'ams_up{account="mk"} 1.0' in metrics, "read MK.IO with the personal token"
     assert 'ams_up{account="prod"} 0.0' in metrics
     assert "account prod: refresh failed: auth method client_secret" in output
     assert_no_secret(output, "the debug log")

@@ -34,7 +34,7 @@ class AmsV3Backend(Backend):
         if isinstance(account.auth, RmsApiKeyAuth):
             url = account.auth.token_url or f"{account.arm_endpoint}/auth/token"
             return RmsApiKeyToken(url, account.subscription_id, account.auth, sign_in.session,
-                                  timeout=sign_in.timeout)
+                                  timeout=sign_in.timeout, clock=sign_in.clock)
         return super().token_provider(account, sign_in)
 
     def job_source(self, account: AccountSettings, transport: Transport, lookback: float,

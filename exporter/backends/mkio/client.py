@@ -25,8 +25,9 @@ from exporter.jobs.states import JobState
 
 log = logging.getLogger(__name__)
 
-#: Items per page we ask for (MK.IO documents no default or maximum page size).
-PAGE_SIZE = 100
+#: Items per page we ask for. MK.IO documents no default or maximum page size; a
+#: server that pages by fewer is still read completely (next links, pagination).
+PAGE_SIZE = 1000
 #: A listing that pages further than this is not believed.
 MAX_PAGES = 10_000
 NAMES_PER_REQUEST = 20
