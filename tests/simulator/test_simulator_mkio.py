@@ -534,3 +534,15 @@ def test_v2_legacy_endpoint_is_untouched(sim: Simulator) -> None:
     assert response.status_code == 301
     assert response.headers["Location"].endswith("/v2/old/api/Jobs")
 
+
+
+def test_contains_is_mkio_dialect_only() -> None:
+    from exporter.simulator.mkio_query import DIALECT
+    from exporter.simulator.odata_filter import EdmType, ParseError, parse_filter
+
+    properties = {"name": EdmType.STRING}
+    assert parse_filter("contains(name,'b')", properties, DIALECT).matches({"name": "abc"})
+    with pytest.raises(ParseError, match="not supported"):
+        parse_filter("contains(name,'b')", properties)  # OData v3 (AMS v2) has no contains
+    with pytest.raises(ParseError, match="not supported"):
+        parse_filter("substringof('b',name)", properties, DIALECT)
