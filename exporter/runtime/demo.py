@@ -15,24 +15,49 @@ log = logging.getLogger(__name__)
 
 DEMO_ACCOUNT = "demo"
 SIMULATOR_PORT = 10047
+#: One account of each kind the exporter watches: AMS v2, AMS v3, Ravnur RMS, MK.IO.
+V3_ACCOUNT, RMS_ACCOUNT, MKIO_ACCOUNT = "demo-v3", "demo-rms", "demo-mkio"
+MKIO_PROJECT = "demo-project"
 
 
-def demo_config(endpoint: str) -> Config:
-    """A config a new user could have written: one v2 account, progress on, quick refresh."""
+def demo_config(simulator: Simulator, mkio_token: str) -> Config:
+    """A config a new user could have written: one account of each kind, progress on,
+    a quick refresh."""
+    v3 = simulator.arm_account(V3_ACCOUNT)
+    rms = simulator.arm_account(RMS_ACCOUNT)
     return build_config({
         "refresh": {"min_interval": "5s"},
-        "accounts": [{"name": DEMO_ACCOUNT, "api": "v2", "endpoint": endpoint,
-                      "auth": {"method": "none"}, "progress": True}],
+        "accounts": [
+            {"name": DEMO_ACCOUNT, "api": "v2", "endpoint": simulator.v2_endpoint(DEMO_ACCOUNT),
+             "auth": {"method": "none"}, "progress": True},
+            {"name": V3_ACCOUNT, "api": "v3", "subscription_id": v3.subscription_id,
+             "resource_group": v3.resource_group, "account_name": v3.account_name,
+             "arm_endpoint": simulator.arm_endpoint, "auth": {"method": "none"}},
+            {"name": RMS_ACCOUNT, "api": "v3", "subscription_id": rms.subscription_id,
+             "resource_group": rms.resource_group, "account_name": rms.account_name,
+             "arm_endpoint": simulator.rms_endpoint,
+             "auth": {"method": "rms_api_key", "api_key": simulator.rms_api_key(RMS_ACCOUNT)}},
+            {"name": MKIO_ACCOUNT, "api": "mkio", "project": MKIO_PROJECT,
+             "endpoint": simulator.mkio_endpoint,
+             "auth": {"method": "token", "token": mkio_token}},
+        ],
     })
 
 
 def start_demo_simulator(host: str = "127.0.0.1", port: int = SIMULATOR_PORT) -> Simulator:
-    """A simulator with two hours of history and new jobs arriving all the time."""
+    """A simulator with two hours of history and new jobs arriving all the time, on
+    each kind of account."""
     simulator = Simulator(seed=1, require_auth=False)
     simulator.add_v2_account(DEMO_ACCOUNT)
+    simulator.add_v3_account(V3_ACCOUNT, account_name="demov3",
+                             transforms=("encode-720p", "thumbnails"))
+    simulator.add_rms_account(RMS_ACCOUNT, account_name="demorms", transforms=("encode-1080p",))
+    simulator.add_mkio_account(MKIO_ACCOUNT, project=MKIO_PROJECT,
+                               transforms=("h264-ladder", "audio-only"))
     now = time.time()
-    simulator.generate_jobs(DEMO_ACCOUNT, n=60, start=now - 7200, end=now)
-    simulator.start_lively(DEMO_ACCOUNT, rate_per_minute=12)
+    for account in (DEMO_ACCOUNT, V3_ACCOUNT, RMS_ACCOUNT, MKIO_ACCOUNT):
+        simulator.generate_jobs(account, n=60, start=now - 7200, end=now)
+        simulator.start_lively(account, rate_per_minute=12)
     try:
         return simulator.start(host=host, port=port)
     except OSError:
@@ -43,13 +68,15 @@ def run_demo(server_factory: ServerFactory, collectors: Sequence[Collector] = ()
     """Serve the demo until SIGINT or SIGTERM."""
     simulator = start_demo_simulator()
     try:
-        lifecycle = Lifecycle(demo_config(simulator.v2_endpoint(DEMO_ACCOUNT)),
+        token = simulator.add_mkio_token(MKIO_ACCOUNT)
+        lifecycle = Lifecycle(demo_config(simulator, token),
                               server_factory=server_factory, collectors=collectors)
         assert lifecycle.server is not None
         lifecycle.install_signal_handlers()
         lifecycle.start()
         url = lifecycle.server.url
-        print(f"AMS simulator (v2 API):  {simulator.v2_endpoint(DEMO_ACCOUNT)}", flush=True)
+        print(f"AMS simulator:           {simulator.url} (AMS v2 and v3, Ravnur RMS, "
+              "MediaKind MK.IO)", flush=True)
         print(f"Exporter metrics:        {url}/metrics", flush=True)
         print(f"Exporter landing page:   {url}/", flush=True)
         print("Jobs queue, process, finish, fail and get canceled every few seconds; "

@@ -21,8 +21,10 @@ def landing_page(exporter: Exporter) -> str:
             result = "ok" if status.up else f"failed: {status.last_error}"
         if status.refreshing:
             result += " (refreshing; serving the previous data)"
-        cells = (html.escape(refresher.name), html.escape(refresher.account.api),
-                 html.escape(result), _when(status.last_attempt), _when(status.last_success))
+        account = refresher.account
+        cells = (html.escape(refresher.name), html.escape(account.api),
+                 html.escape(account.auth.method), html.escape(result),
+                 _when(status.last_attempt), _when(status.last_success))
         rows.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>AMS Job Exporter</title></head>
@@ -30,7 +32,8 @@ def landing_page(exporter: Exporter) -> str:
 <h1>AMS Job Exporter</h1>
 <p>Version {html.escape(__version__)}</p>
 <table border="1" cellpadding="4">
-<tr><th>account</th><th>api</th><th>last refresh</th><th>attempted</th><th>last success</th></tr>
+<tr><th>account</th><th>api</th><th>sign-in</th><th>last refresh</th><th>attempted</th>
+<th>last success</th></tr>
 {''.join(rows)}
 </table>
 <ul>

@@ -75,7 +75,12 @@ def test_demo_shows_changing_metrics_within_a_minute():
         metrics = parse_exposition(requests.get(url, timeout=10).text)
         states = {dict(k)["state"] for k, v in metrics.find("ams_jobs").items() if v > 0}
         assert {"Finished", "Error"} <= states
-        assert metrics.value("ams_up", account="demo") == 1
+        for account in ("demo", "demo-v3", "demo-rms", "demo-mkio"):  # v2, v3, RMS, MK.IO
+            assert metrics.value("ams_up", account=account) == 1
+            assert sum(metrics.find("ams_jobs", account=account).values()) > 0
+        landing = requests.get(url.removesuffix("metrics"), timeout=10).text
+        assert "<td>demo-rms</td><td>v3</td><td>rms_api_key</td><td>ok</td>" in landing
+        assert "<td>demo-mkio</td><td>mkio</td><td>token</td><td>ok</td>" in landing
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
