@@ -41,5 +41,7 @@ SUMMARY_FAMILIES = (
     "ams_events_received_total",
     "ams_events_rejected_total",
     "ams_event_delay_seconds",
+    "ams_exporter_shard_ordinal",
+    "ams_exporter_total_shards",
 )
 EXCLUDABLE = frozenset(PER_JOB_FAMILIES + SUMMARY_FAMILIES)
