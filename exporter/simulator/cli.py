@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from exporter.simulator.simulator import Simulator
+from exporter.simulator.simulator import DEFAULT_RMS_API_KEY, Simulator
 
 DEFAULT_LISTEN = "127.0.0.1:10047"
 DEFAULT_TENANT = "simulator-tenant"
@@ -17,6 +17,12 @@ HISTORY_SECONDS = 48 * 3600
 _TRANSFORM_NAMES = ("encode-720p", "encode-1080p", "thumbnails", "audio-only",
                     "adaptive-streaming")
 _AMS_ACCOUNT = re.compile(r"[a-z0-9]{3,24}")
+_MKIO_PROJECT = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+#: The flavours each --api value serves.
+FLAVOURS = {
+    "v2": ("v2",), "v3": ("v3",), "both": ("v2", "v3"), "rms": ("rms",), "mkio": ("mkio",),
+    "all": ("v2", "v3", "rms", "mkio"),
+}
 
 
 def _listen(value: str) -> tuple[str, int]:
@@ -55,8 +61,10 @@ def transform_names(count: int) -> tuple[str, ...]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--listen", type=_listen, default=DEFAULT_LISTEN, metavar="HOST:PORT",
                         help=f"address to serve on (default {DEFAULT_LISTEN})")
-    parser.add_argument("--api", choices=("v2", "v3", "both"), default="v2",
-                        help="API to simulate: v2 (OData), v3 (ARM) or both (default v2)")
+    parser.add_argument("--api", choices=tuple(FLAVOURS), default="v2",
+                        help="API to simulate: v2 (OData), v3 (ARM), both (v2 and v3), rms "
+                             "(Ravnur Media Services), mkio (MediaKind MK.IO) or all "
+                             "(default v2)")
     parser.add_argument("--tls", action="store_true",
                         help="serve HTTPS with a certificate made at start-up (needed by "
                              "Azure AD clients and the azure-mgmt-media SDK)")
@@ -74,13 +82,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep creating short-lived jobs so metrics move")
     parser.add_argument("--no-auth", action="store_true",
                         help="do not require an Authorization: Bearer header")
+    parser.add_argument("--fidelity", action="store_true",
+                        help="serve the variety real AMS answers showed (date forms, 2018-era "
+                             "bodies, ...), by seed")
+    successors = parser.add_argument_group("RMS and MK.IO")
+    successors.add_argument("--rms-api-key", default=None, metavar="KEY",
+                            help=f"API key of the RMS accounts (default {DEFAULT_RMS_API_KEY})")
+    successors.add_argument("--mkio-token", default=None, metavar="TOKEN",
+                            help="personal API token for the MK.IO projects (default: one "
+                                 "made at start-up and printed)")
+    successors.add_argument("--mkio-rate-limit", type=int, default=2000, metavar="N",
+                            help="MK.IO GET requests per minute per project (default 2000; "
+                                 "0: no limit)")
+    successors.add_argument("--mkio-retry-after", action="store_true",
+                            help="send Retry-After with MK.IO's 429 answers")
     aad = parser.add_argument_group("Azure AD (token endpoint on the same server)")
     aad.add_argument("--tenant", default=DEFAULT_TENANT,
                      help=f"tenant of the demo client (default {DEFAULT_TENANT})")
     aad.add_argument("--client-id", default=None, help="register a demo client with this id")
     aad.add_argument("--client-secret", default=None, help="the demo client's secret")
     aad.add_argument("--require-issued-tokens", action="store_true",
-                     help="accept only unexpired tokens issued by this simulator")
+                     help="accept only unexpired tokens issued by this simulator (RMS and "
+                          "MK.IO always check their own tokens)")
     faults = parser.add_argument_group("fault injection")
     faults.add_argument("--error-rate", type=_rate, default=0.0,
                         help="share of requests answered 500")
@@ -97,31 +120,63 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def v3_account_key(name: str, api: str) -> str:
-    """With --api both the v3 account is "<name>-v3" in the simulator (same ARM name)."""
-    return f"{name}-v3" if api == "both" else name
+    """With --api both or all the v3 account is "<name>-v3" in the simulator (same ARM
+    name)."""
+    return account_key(name, "v3", api)
+
+
+def account_key(name: str, flavour: str, api: str) -> str:
+    """The simulator's name for `name` in `flavour`: the name itself when --api serves one
+    flavour (or for v2), else "<name>-<flavour>" (the API-side names stay `name`)."""
+    return name if flavour == "v2" or len(FLAVOURS[api]) == 1 else f"{name}-{flavour}"
 
 
 def build(args: argparse.Namespace) -> Simulator:
     """The simulator the arguments describe, not started yet; ValueError for bad ones."""
     if (args.client_id is None) != (args.client_secret is None):
         raise ValueError("--client-id and --client-secret go together")
-    sim = Simulator(seed=args.seed, require_auth=not args.no_auth)
+    if args.mkio_rate_limit < 0:
+        raise ValueError("--mkio-rate-limit is a number of requests (0: no limit)")
+    sim = Simulator(seed=args.seed, require_auth=not args.no_auth,
+                    fidelity=args.fidelity)
     sim.require_issued_tokens = args.require_issued_tokens
     if args.arm_rate_limit:
         sim.set_arm_rate_limit()
     now = time.time()
+    flavours = FLAVOURS[args.api]
+    transforms = transform_names(args.transforms)
     for account in args.accounts:
-        if args.api in ("v2", "both"):
+        if "v2" in flavours:
             sim.add_v2_account(account)
             sim.generate_jobs(account, n=args.jobs, start=now - HISTORY_SECONDS, end=now)
-        if args.api in ("v3", "both"):
-            if _AMS_ACCOUNT.fullmatch(account) is None:
-                raise ValueError(f"v3 account names are 3-24 lower-case letters and digits: "
-                                 f"{account!r}")
-            key = v3_account_key(account, args.api)
-            sim.add_v3_account(key, account_name=account,
-                               transforms=transform_names(args.transforms))
+        if ("v3" in flavours or "rms" in flavours) and _AMS_ACCOUNT.fullmatch(account) is None:
+            raise ValueError(f"v3 and RMS account names are 3-24 lower-case letters and "
+                             f"digits: {account!r}")
+        if "v3" in flavours:
+            key = account_key(account, "v3", args.api)
+            sim.add_v3_account(key, account_name=account, transforms=transforms)
             sim.generate_jobs(key, n=args.jobs, start=now - HISTORY_SECONDS, end=now)
+        if "rms" in flavours:
+            key = account_key(account, "rms", args.api)
+            sim.add_rms_account(key, account_name=account, transforms=transforms,
+                                api_key=args.rms_api_key or DEFAULT_RMS_API_KEY)
+            sim.generate_jobs(key, n=args.jobs, start=now - HISTORY_SECONDS, end=now)
+        if "mkio" in flavours:
+            if _MKIO_PROJECT.fullmatch(account) is None:
+                raise ValueError(f"MK.IO project names are lower-case letters, digits and "
+                                 f"'-': {account!r}")
+            key = account_key(account, "mkio", args.api)
+            sim.add_mkio_account(key, project=account, transforms=transforms)
+            sim.generate_jobs(key, n=args.jobs, start=now - HISTORY_SECONDS, end=now)
+            sim.set_mkio_rate_limit(key, args.mkio_rate_limit or None,
+                                    retry_after=args.mkio_retry_after)
+    if "mkio" in flavours:
+        # One token for every project: as given, or made for the first and reused.
+        token = args.mkio_token
+        for account in args.accounts:
+            token = sim.add_mkio_token(account_key(account, "mkio", args.api), token)
+        # describe() prints a token made here (the user cannot know it), never one given.
+        args.generated_mkio_token = token if args.mkio_token is None else None
     if args.client_id is not None:
         sim.add_client(args.tenant, args.client_id, args.client_secret)
     sim.set_faults(
@@ -137,23 +192,47 @@ def build(args: argparse.Namespace) -> Simulator:
 
 def describe(sim: Simulator, args: argparse.Namespace) -> list[str]:
     """What a user needs to point a client at the running simulator (never the secret)."""
-    apis = {"v2": "v2", "v3": "v3", "both": "v2+v3"}[args.api]
+    flavours = FLAVOURS[args.api]
+    apis = "+".join({"v2": "v2", "v3": "v3", "rms": "RMS", "mkio": "MK.IO"}[f]
+                    for f in flavours)
     lines = [f"AMS {apis} simulator on {sim.url} (seed {args.seed})"]
-    if args.api in ("v2", "both"):
+    if "v2" in flavours:
         lines.append(f"  legacy endpoint: {sim.legacy_endpoint} (301 to {args.accounts[0]})")
         lines += [f"  account {a}: {sim.v2_endpoint(a)}" for a in args.accounts]
-    if args.api in ("v3", "both"):
+    if "v3" in flavours:
         lines.append(f"  ARM endpoint: {sim.arm_endpoint} (api-version 2022-07-01)")
         for account in args.accounts:
-            key = v3_account_key(account, args.api)
+            key = account_key(account, "v3", args.api)
             arm = sim.arm_account(key)
             lines.append(f"  v3 account {key}: subscription {arm.subscription_id}, "
                          f"resource group {arm.resource_group}, account {arm.account_name}, "
                          f"transforms {', '.join(sim.transforms(key))}")
-        if not args.tls:
-            lines.append("  note: without --tls, Azure SDK clients will not send bearer tokens")
-    lines.append(f"  AAD authority: {sim.aad_authority}" + (
-        "" if args.tls else " (MSAL needs https: add --tls)"))
+    if "rms" in flavours:
+        lines.append(f"  RMS endpoint: {sim.rms_endpoint} (token: POST {sim.rms_token_url} "
+                     '{"subscriptionId", "apiKey"})')
+        key_text = "as given" if args.rms_api_key is not None else DEFAULT_RMS_API_KEY
+        for account in args.accounts:
+            key = account_key(account, "rms", args.api)
+            arm = sim.arm_account(key)
+            lines.append(f"  RMS account {key}: subscription {arm.subscription_id}, "
+                         f"resource group {arm.resource_group}, account {arm.account_name}, "
+                         f"transforms {', '.join(sim.transforms(key))}, API key {key_text}")
+    if ("v3" in flavours or "rms" in flavours) and not args.tls:
+        lines.append("  note: without --tls, Azure SDK clients will not send bearer tokens")
+    if "mkio" in flavours:
+        limit = (f"{args.mkio_rate_limit} GET per minute per project" if args.mkio_rate_limit
+                 else "no rate limit")
+        lines.append(f"  MK.IO endpoint: {sim.mkio_endpoint} ({limit})")
+        for account in args.accounts:
+            key = account_key(account, "mkio", args.api)
+            lines.append(f"  MK.IO project {sim.mkio_project(key)} (account {key}): "
+                         f"transforms {', '.join(sim.transforms(key))}")
+        generated = getattr(args, "generated_mkio_token", None)
+        lines.append("  MK.IO token: " + ("as given" if generated is None else generated)
+                     + " (capabilities ams.job.get, ams.transform.get)")
+    if "v2" in flavours or "v3" in flavours or args.client_id is not None:
+        lines.append(f"  AAD authority: {sim.aad_authority}" + (
+            "" if args.tls else " (MSAL needs https: add --tls)"))
     if args.client_id is not None:
         lines.append(f"  AAD client: tenant {args.tenant}, client id {args.client_id} "
                      "(secret as given)")
@@ -181,10 +260,8 @@ def run(args: argparse.Namespace, wait: Callable[[], None] = _wait_for_signal) -
     with sim.start(host, port, tls=args.tls):
         if args.lively:
             for account in args.accounts:
-                if args.api in ("v2", "both"):
-                    sim.start_lively(account)
-                if args.api in ("v3", "both"):
-                    sim.start_lively(v3_account_key(account, args.api))
+                for flavour in FLAVOURS[args.api]:
+                    sim.start_lively(account_key(account, flavour, args.api))
         for line in describe(sim, args):
             print(line, flush=True)
         wait()
