@@ -95,6 +95,24 @@ ALL_ON: dict[str, Any] = {
     "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
 }
 
+#: Every optional part plus the push receiver (issue "Push"): its shared secret from a
+#: Secret the user manages, an Ingress for the events path with TLS, and the
+#: NetworkPolicy that must then let the ingress controller in.
+EVENTS_HOST = "ams-events.example.net"
+EVENTS_ON: dict[str, Any] = {
+    **ALL_ON,
+    "events": {
+        "enabled": True,
+        "existingSecret": "ams-events",
+        "ingress": {
+            "enabled": True, "className": "nginx", "host": EVENTS_HOST,
+            "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "2m",
+                            "nginx.ingress.kubernetes.io/backend-protocol": "HTTPS"},
+            "tls": [{"secretName": "ams-events-tls"}],
+        },
+    },
+}
+
 
 # ---------------------------------------------------------------- helpers
 
@@ -192,10 +210,12 @@ def test_helm_lint_strict(helm: str, tmp_path: Path):
     result = run_helm(helm, "lint", "--strict", str(CHART))
     assert "0 chart(s) failed" in result.stdout
     # helm lint has no --api-versions: lint everything but the Prometheus Operator kinds.
-    values = {k: v for k, v in ALL_ON.items() if k not in ("serviceMonitor", "prometheusRule")}
-    result = run_helm(helm, "lint", "--strict", str(CHART), "-f",
-                      str(values_file(tmp_path, values)))
-    assert "0 chart(s) failed" in result.stdout
+    for every in (ALL_ON, EVENTS_ON):
+        values = {k: v for k, v in every.items()
+                  if k not in ("serviceMonitor", "prometheusRule")}
+        result = run_helm(helm, "lint", "--strict", str(CHART), "-f",
+                          str(values_file(tmp_path, values)))
+        assert "0 chart(s) failed" in result.stdout
 
 
 def test_the_packaged_chart_carries_the_grafana_files(helm: str, tmp_path: Path):
@@ -317,12 +337,45 @@ def test_monitoring_kinds_need_the_operator_api(helm: str, tmp_path: Path):
     ({"prometheusRule": {"thresholds": {"unknownThreshold": 1}}}, "unknownThreshold"),
     ({"podDisruptionBudget": {"minAvailable": "half"}}, "minAvailable"),
     ({"networkPolicy": {"egress": {"ports": ["https"]}}}, "ports"),
+    ({"events": {"enabled": "yes"}}, "events/enabled"),
+    ({"events": {"path": "events"}}, "events/path"),
+    ({"events": {"path": "/events?secret=x"}}, "events/path"),
+    ({"events": {"secret": "s3cret"}}, "secret"),  # a typo, and no secret in values
+    ({"events": {"ingress": {"pathType": "ImplementationSpecific"}}}, "pathType"),
+    ({"events": {"ingress": {"host": "https://ams.example.net/events"}}}, "host"),
+    ({"events": {"ingress": {"tls": [{"secretName": "x", "host": "a"}]}}}, "tls"),
+    ({"events": {"ingress": {"controllerNamespaceSelector": {"kubernetes.io/x": "y"}}}},
+     "controllerNamespaceSelector"),
 ])
 def test_invalid_values_are_rejected_by_the_schema(helm: str, tmp_path: Path,
                                                    values: dict[str, Any], complaint: str):
     result = template(helm, tmp_path, values, check=False)
     assert result.returncode != 0, f"accepted {values}"
     assert "schema" in result.stderr and complaint in result.stderr, result.stderr
+
+
+def test_the_schema_knows_every_api_and_auth_method_of_the_exporter():
+    """values.schema.json checks `api` and `auth.method` against lists: they must be
+    the exporter's (an MK.IO or RMS account must not be refused at install time)."""
+    from exporter.backends.auth.config import AUTH_MODELS
+    from exporter.backends.registry import BACKENDS
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    account = schema["properties"]["config"]["properties"]["accounts"]["items"]["properties"]
+    assert set(account["api"]["enum"]) == set(BACKENDS)
+    assert set(account["auth"]["properties"]["method"]["enum"]) == set(AUTH_MODELS)
+
+
+def test_mkio_and_rms_accounts_render(helm: str, tmp_path: Path):
+    accounts = [
+        {"name": "mk-prod", "api": "mkio", "project": "my-project",
+         "auth": {"method": "token_file", "path": "/var/run/secrets/mkio/token"}},
+        {"name": "rms-prod", "api": "v3", "subscription_id": "${RMS_SUBSCRIPTION_ID}",
+         "resource_group": "rms-rg", "account_name": "rmsmedia",
+         "arm_endpoint": "https://rms-contoso.azurefd.net",
+         "auth": {"method": "rms_api_key", "api_key": "${RMS_API_KEY}"}},
+    ]
+    docs = render(helm, tmp_path, {"config": {"accounts": accounts}})
+    assert rendered_config(docs)["accounts"] == accounts
 
 
 # ---------------------------------------------------------------- Deployment
@@ -682,6 +735,186 @@ def test_network_policy_and_disruption_budget(helm: str, tmp_path: Path):
     assert budget == {"minAvailable": 1, "selector": {"matchLabels": selector}}
     docs = render(helm, tmp_path, {"podDisruptionBudget": {"enabled": True}})
     assert one(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+
+
+# ---------------------------------------------------------------- push events
+
+def rendered_config(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    [config_map] = [d for d in docs if d["kind"] == "ConfigMap" and "config.yaml" in d["data"]]
+    return yaml.safe_load(config_map["data"]["config.yaml"])
+
+
+def exporter_knows_events() -> bool:
+    """The exporter's config has the `events` section (the push receiver)."""
+    from exporter.config.model import Config
+    return "events" in Config.model_fields
+
+
+def test_events_are_off_by_default(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, ALL_ON)
+    assert "Ingress" not in kinds(docs)
+    assert "events" not in rendered_config(docs)
+    assert "EVENTS_SECRET" not in json.dumps(container(docs))
+    assert len(one(docs, "NetworkPolicy")["spec"]["ingress"]) == 1
+
+
+def test_events_render_valid_for_every_supported_kubernetes(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, EVENTS_ON)
+    validate_offline(docs)
+    assert kinds(docs) == sorted(kinds(render(helm, tmp_path, ALL_ON)) + ["Ingress"])
+
+
+def test_events_ingress_has_tls_and_only_the_events_path(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, EVENTS_ON)
+    ingress = one(docs, "Ingress")
+    service = one(docs, "Service")
+    spec = ingress["spec"]
+    assert spec["ingressClassName"] == "nginx"
+    assert spec["tls"] == [{"secretName": "ams-events-tls", "hosts": [EVENTS_HOST]}]
+    [rule] = spec["rules"]
+    assert rule["host"] == EVENTS_HOST
+    [path] = rule["http"]["paths"]
+    assert path == {"path": "/events", "pathType": "Exact", "backend": {"service": {
+        "name": service["metadata"]["name"],
+        "port": {"name": service["spec"]["ports"][0]["name"]}}}}
+    # that port of the Service is the exporter's port, where the receiver listens
+    assert service["spec"]["ports"][0]["targetPort"] == container(docs)["ports"][0]["name"]
+    assert ingress["metadata"]["annotations"] == \
+        EVENTS_ON["events"]["ingress"]["annotations"]
+    assert ingress["metadata"]["name"] == service["metadata"]["name"] + "-events"
+    # Prefix, no host, TLS hosts given: as asked
+    values = {"events": {"enabled": True, "existingSecret": "ams-events", "ingress": {
+        "enabled": True, "pathType": "Prefix",
+        "tls": [{"secretName": "wildcard", "hosts": ["*.example.net"]}]}}}
+    spec = one(render(helm, tmp_path, values), "Ingress")["spec"]
+    assert "ingressClassName" not in spec and "host" not in spec["rules"][0]
+    assert spec["rules"][0]["http"]["paths"][0]["pathType"] == "Prefix"
+    assert spec["tls"] == [{"secretName": "wildcard", "hosts": ["*.example.net"]}]
+
+
+def test_events_secret_comes_from_the_existing_secret(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, EVENTS_ON)
+    env = container(docs)["env"]
+    assert env[0] == {"name": "EVENTS_SECRET", "valueFrom": {"secretKeyRef": {
+        "name": "ams-events", "key": "events-secret"}}}
+    assert env[1:] == ALL_ON["env"]
+    # the chart does not create it, nor put its value anywhere
+    assert "ams-events" not in {d["metadata"]["name"] for d in docs if d["kind"] == "Secret"}
+    assert rendered_config(docs)["events"]["secrets"] == ["${EVENTS_SECRET}"]
+    # another key, and a second one accepted during a rotation
+    values = {"events": {"enabled": True, "existingSecret": "hooks", "secretKey": "current",
+                         "previousSecretKey": "previous"}}
+    docs = render(helm, tmp_path, values)
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container(docs)["env"]}
+    assert refs == {"EVENTS_SECRET": {"name": "hooks", "key": "current"},
+                    "EVENTS_SECRET_PREVIOUS": {"name": "hooks", "key": "previous"}}
+    assert rendered_config(docs)["events"]["secrets"] == ["${EVENTS_SECRET}",
+                                                          "${EVENTS_SECRET_PREVIOUS}"]
+
+
+def test_events_config_is_rendered_and_the_users_keys_win(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, EVENTS_ON)
+    config = rendered_config(docs)
+    assert config["events"] == {"enabled": True, "path": "/events",
+                                "secrets": ["${EVENTS_SECRET}"]}
+    assert config["accounts"] == ALL_ON["config"]["accounts"]
+    # config.events already sets path and secrets: kept; the Ingress follows the path
+    entra = {"tenant_id": "33333333-3333-3333-3333-333333333333",
+             "audience": "api://ams-job-exporter"}
+    values = {**EVENTS_ON, "config": {**ALL_ON["config"], "events": {
+        "path": "/hooks/ams", "secrets": ["${MY_HOOK_SECRET}"], "entra": entra,
+        "max_body_bytes": "4MiB"}}}
+    docs = render(helm, tmp_path, values)
+    assert rendered_config(docs)["events"] == {
+        "enabled": True, "path": "/hooks/ams", "secrets": ["${MY_HOOK_SECRET}"],
+        "entra": entra, "max_body_bytes": "4MiB"}
+    ingress = one(docs, "Ingress")
+    assert [p["path"] for p in ingress["spec"]["rules"][0]["http"]["paths"]] == ["/hooks/ams"]
+    # Entra tokens only: no secret, no environment variable
+    values = {"config": {"events": {"entra": entra}}, "events": {"enabled": True}}
+    docs = render(helm, tmp_path, values)
+    assert rendered_config(docs)["events"] == {"enabled": True, "path": "/events",
+                                               "entra": entra}
+    assert "env" not in container(docs)
+
+
+@pytest.mark.parametrize("values, complaint", [
+    ({"events": {"enabled": True}}, "the push receiver needs authentication"),
+    ({"events": {"ingress": {"enabled": True}}}, "events.ingress.enabled needs events.enabled"),
+    ({"events": {"enabled": True, "existingSecret": "s"},
+      "config": {"events": {"enabled": False}}}, "config.events.enabled is false"),
+    ({"events": {"enabled": True, "existingSecret": "s",
+                 "ingress": {"enabled": True, "controllerNamespaceSelector": None}},
+      "networkPolicy": {"enabled": True}}, "controllerNamespaceSelector"),
+])
+def test_events_misconfigurations_fail_the_render(helm: str, tmp_path: Path,
+                                                  values: dict[str, Any], complaint: str):
+    result = template(helm, tmp_path, values, check=False)
+    assert result.returncode != 0, f"accepted {values}"
+    assert complaint in result.stderr, result.stderr
+
+
+def test_network_policy_admits_the_ingress_controller(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, EVENTS_ON)
+    rules = one(docs, "NetworkPolicy")["spec"]["ingress"]
+    assert rules[0]["from"][0] == ALL_ON["networkPolicy"]["ingress"]["from"][0]
+    controller = rules[1]
+    assert controller["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert controller["from"] == [{"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "ingress-nginx"}}}]
+    # another controller: both selectors in one peer (pods matching both)
+    namespace = {"matchLabels": {"kubernetes.io/metadata.name": "app-routing-system"}}
+    pods = {"matchLabels": {"app": "nginx"}}
+    values = {**EVENTS_ON, "events": {**EVENTS_ON["events"], "ingress": {
+        **EVENTS_ON["events"]["ingress"], "controllerNamespaceSelector": namespace,
+        "controllerPodSelector": pods}}}
+    docs = render(helm, tmp_path, values)
+    validate_offline(docs)
+    rules = one(docs, "NetworkPolicy")["spec"]["ingress"]
+    assert rules[1]["from"] == [{"namespaceSelector": namespace, "podSelector": pods}]
+    # events without the chart's Ingress: no rule for a controller
+    values = {**EVENTS_ON, "events": {**EVENTS_ON["events"], "ingress": {"enabled": False}}}
+    docs = render(helm, tmp_path, values)
+    assert len(one(docs, "NetworkPolicy")["spec"]["ingress"]) == 1
+    assert "Ingress" not in kinds(docs)
+
+
+@pytest.mark.skipif(not exporter_knows_events(), reason="the exporter has no push receiver")
+def test_rendered_events_config_passes_check_config(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, EVENTS_ON)
+    result = check_config(tmp_path, docs)  # EVENTS_SECRET set, as from the Secret
+    assert result.returncode == 0, result.stderr
+    assert "ok: 2 account(s)" in result.stdout
+
+
+def test_the_readme_events_example_renders(helm: str, tmp_path: Path):
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"```yaml\n(events:\n  enabled: true\n.*?)```", readme, re.DOTALL)
+    assert match, "README's Helm push events example not found"
+    values = yaml.safe_load(match.group(1))
+    docs = render(helm, tmp_path, values)
+    validate_offline(docs)
+    ingress = one(docs, "Ingress")["spec"]
+    assert ingress["tls"][0]["hosts"] == [values["events"]["ingress"]["host"]]
+    assert len(one(docs, "NetworkPolicy")["spec"]["ingress"]) == 2
+
+
+def test_events_notes(helm: str, tmp_path: Path):
+    values = {k: v for k, v in EVENTS_ON.items() if k not in ("serviceMonitor",
+                                                               "prometheusRule")}
+    result = run_helm(helm, "install", "media", str(CHART), "--dry-run=client",
+                      "--namespace", "monitoring", "-f", str(values_file(tmp_path, values)))
+    notes = result.stdout.split("NOTES:", 1)[1]
+    assert f"https://{EVENTS_HOST}/events?secret=" in notes
+    assert "rollout restart deployment/media-ams-job-exporter" in notes
+    assert "backend-protocol" not in notes  # the annotation is there
+    values["events"] = {**values["events"], "ingress": {
+        **values["events"]["ingress"], "annotations": {}, "tls": []}}
+    result = run_helm(helm, "install", "media", str(CHART), "--dry-run=client",
+                      "--namespace", "monitoring", "-f", str(values_file(tmp_path, values)))
+    notes = result.stdout.split("NOTES:", 1)[1]
+    assert "backend-protocol: HTTPS" in notes  # the exporter serves TLS (webConfig)
+    assert "events.ingress.tls is empty" in notes
 
 
 # ---------------------------------------------------------------- helm test hook, NOTES

@@ -31,6 +31,8 @@ SPEC_ALERTS = {
     "AMSExporterRefreshFailing": "warning",
     "AMSExporterDown": "critical",
     "AMSApiThrottled": "warning",
+    # Push events (SPEC §5/§11, issue "Push"): deliveries the receiver refuses.
+    "AMSEventDeliveriesRejected": "warning",
 }
 ANNOTATIONS = {"summary", "description", "runbook_url", "dashboard_url"}
 
@@ -82,6 +84,8 @@ def test_every_alert_of_the_spec_with_severity_and_annotations():
     for name in ("AMSJobFailureRateHigh", "AMSExporterRefreshFailing", "AMSApiThrottled"):
         assert "$labels.account" in found[name]["annotations"]["description"], name
     assert "$labels.instance" in found["AMSExporterDown"]["annotations"]["description"]
+    # Refused deliveries are not attributed to an account: the alert names the reason.
+    assert "$labels.reason" in found["AMSEventDeliveriesRejected"]["annotations"]["description"]
 
 
 def _runbook_anchors() -> set[str]:
@@ -157,6 +161,49 @@ def test_rendered_thresholds_load_and_change_what_fires(tmp_path):
     assert result.returncode != 0
     assert "AMSJobStuckProcessing" in output
     assert "AMSExporterDown" in output  # the unit tests use the default job label
+
+
+@pytest.mark.system
+def test_rejected_deliveries_threshold_changes_what_fires(tmp_path):
+    """With eventsRejectedPer10m at 1, the unit tests' quiet subscription (one rejected
+    delivery per window) no longer fires, and promtool says which alert changed."""
+    (tmp_path / "tests").mkdir()
+    rendered = render_rules(RULES.read_text(), {"eventsRejectedPer10m": "1"})
+    (tmp_path / RULES.name).write_text(rendered)
+    shutil.copy(RULE_TESTS, tmp_path / "tests" / RULE_TESTS.name)
+    assert ") > 1  # threshold: eventsRejectedPer10m" in rendered
+    result = promtool("test", "rules", str(tmp_path / "tests" / RULE_TESTS.name))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "AMSEventDeliveriesRejected on a quiet subscription" in output
+    assert "AMSJobStuckProcessing" not in output
+
+
+def _documented_reasons(metric: str) -> set[str]:
+    """The `reason` values docs/metrics.md gives for a metric (the backquoted
+    identifiers in the meaning column of its table row)."""
+    row = next(line for line in METRICS_DOC.read_text().splitlines()
+               if line.startswith(f"| `{metric}` |"))
+    meaning = row.split("|")[4]
+    return set(re.findall(r"`([a-z_]+)`", meaning))
+
+
+def test_rejected_deliveries_alert_covers_the_reasons_that_lose_events():
+    """Every documented rejection reason but `unknown_account` (an event of an account
+    the exporter does not watch: dropped by design, nothing to fix) is alerted on,
+    summed over replicas (a delivery reaches one of them) and per reason."""
+    rule = alerts()["AMSEventDeliveriesRejected"]
+    expr = re.sub(r"#.*", "", rule["expr"])
+    assert re.match(r"\s*sum by \(reason\) \(\s*increase\(ams_events_rejected_total\{", expr)
+    alerted = set(re.search(r'reason=~"([^"]+)"', expr).group(1).split("|"))
+    documented = _documented_reasons("ams_events_rejected_total")
+    assert documented == alerted | {"unknown_account"}
+    assert "unknown_account" not in alerted
+    defaults = threshold_defaults(RULES.read_text())
+    assert (defaults["eventsRejectedPer10m"], defaults["eventsRejectedFor"]) == ("0", "15m")
+    assert rule["for"] == defaults["eventsRejectedFor"]
+    # The `for` is longer than the window: one stray rejection cannot fire it.
+    assert "[10m]" in expr
 
 
 def test_render_refuses_unknown_names():

@@ -10,6 +10,11 @@ keeps processing and "waiting" stays queued. The exporter keeps final jobs for
 25 s (retention), so the failed job leaves the exposition 25 s after it failed.
 In the meantime the exporter process is stopped and started again.
 
+Every dashboard query must return data from this Prometheus, except the "Push
+events" row's while it has no push-event series: the exporter exports them only
+with events.enabled, and this stack's v2 account cannot receive events
+(test_dashboards.py runs those queries on series shaped like the receiver's).
+
 The only change to the shipped rule file is a shorter keep_firing_for for
 AMSJobFailed (8 s instead of 30 m, substituted the way a renderer would): with the
 real value the resolved notification would come 30 minutes later.
@@ -17,6 +22,7 @@ real value the resolved notification would come 30 minutes later.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -259,7 +265,7 @@ def test_rule_file_loads_in_prometheus_and_every_rule_evaluates(stack):
     groups = stack.prometheus.rule_groups()
     assert [group["name"] for group in groups] == ["ams-jobs"]
     rules = groups[0]["rules"]
-    assert len(rules) == 10
+    assert len(rules) == len(yaml.safe_load(RULES.read_text())["groups"][0]["rules"])
     for rule in rules:
         assert rule["health"] == "ok", (rule["name"], rule.get("lastError"))
     failed = next(rule for rule in rules if rule.get("name") == "AMSJobFailed")
@@ -373,11 +379,43 @@ def _panel_results(stack: Stack, dashboard: dict, job: str) -> dict[tuple, int]:
     return results
 
 
+#: The push receiver's families (docs/metrics.md, "Push events"). The exporter
+#: exports them only with events.enabled, and this stack's v2 account cannot receive
+#: events, so Prometheus has none of them here.
+PUSH_EVENT_METRICS = {"ams_events_received_total", "ams_events_rejected_total",
+                      "ams_event_delay_seconds"}
+
+
+def _absent_push_event_queries(stack: Stack, dashboard: dict) -> set[tuple]:
+    """(panel title, refId) of the queries that only use push-event metrics of which
+    Prometheus has no series at all: absent by design, not broken. Their data is
+    checked in test_dashboards.py (promtool, series shaped like the receiver's)."""
+    absent = set()
+    for panel in all_panels(dashboard):
+        for target in panel.get("targets", []):
+            metrics = {re.sub(r"_(bucket|sum|count)$", "", m)
+                       for m in re.findall(r"\b(ams_\w+)", target["expr"])}
+            if not metrics or not metrics <= PUSH_EVENT_METRICS:
+                continue
+            present = stack.prometheus.query(
+                " or ".join(f"count({{__name__=~\"{m}(_bucket)?\"}})" for m in metrics),
+                at=stack.seen_at)
+            if not present:
+                absent.add((panel["title"], target["refId"]))
+    return absent
+
+
 def test_every_overview_panel_query_returns_data(stack):
-    results = _panel_results(stack, load_dashboard("ams-jobs-overview.json"), job=FAILING)
+    """Every query runs without error; every one returns data, but the push-event
+    queries while Prometheus has no push-event series (as soon as it has some, they
+    must return data too)."""
+    dashboard = load_dashboard("ams-jobs-overview.json")
+    results = _panel_results(stack, dashboard, job=FAILING)
     assert len(results) >= 15
-    empty = [key for key, count in results.items() if count == 0]
+    absent = _absent_push_event_queries(stack, dashboard)
+    empty = [key for key, count in results.items() if count == 0 and key not in absent]
     assert not empty, f"panel queries without data: {empty}"
+    assert len(results) - len(absent) >= 15
 
 
 def test_every_job_detail_panel_query_returns_data(stack):

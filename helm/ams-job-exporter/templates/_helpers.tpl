@@ -174,3 +174,64 @@ silently ignores a value.
 {{- end }}
 {{- $text }}
 {{- end }}
+
+{{/*
+The exporter's configuration as the ConfigMap carries it: values.config and, with
+events.enabled, the `events` section of the push receiver: enabled, path (events.path)
+and, with events.existingSecret, the shared secret(s) as ${EVENTS_SECRET} (and
+${EVENTS_SECRET_PREVIOUS}) references, which the Deployment sets from that Secret.
+Keys set under config.events win over these. The receiver refuses to start without
+authentication, so the render fails first when there is none.
+*/}}
+{{- define "ams-job-exporter.config" -}}
+{{- $config := deepCopy .Values.config }}
+{{- $ev := .Values.events }}
+{{- if $ev.enabled }}
+{{- $user := dict }}
+{{- if hasKey $config "events" }}
+{{- if not (kindIs "map" $config.events) }}
+{{- fail "config.events: expected a map (the exporter's events section)" }}
+{{- end }}
+{{- $user = $config.events }}
+{{- end }}
+{{- if and (hasKey $user "enabled") (not $user.enabled) }}
+{{- fail "events.enabled is true but config.events.enabled is false: set only events.enabled" }}
+{{- end }}
+{{- $chart := dict "enabled" true "path" $ev.path }}
+{{- if $ev.existingSecret }}
+{{- $secrets := list "${EVENTS_SECRET}" }}
+{{- if $ev.previousSecretKey }}
+{{- $secrets = append $secrets "${EVENTS_SECRET_PREVIOUS}" }}
+{{- end }}
+{{- $_ := set $chart "secrets" $secrets }}
+{{- end }}
+{{- $events := merge (deepCopy $user) $chart }}
+{{- if not (or $events.secrets $events.entra $events.insecure_no_auth) }}
+{{- fail "events.enabled: the push receiver needs authentication: a shared secret (events.existingSecret) or Entra tokens (config.events.entra)" }}
+{{- end }}
+{{- $_ := set $config "events" $events }}
+{{- end }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/* The path the push receiver answers on (the rendered config's events.path). */}}
+{{- define "ams-job-exporter.eventsPath" -}}
+{{- $config := include "ams-job-exporter.config" . | fromYaml }}
+{{- $config.events.path | default "/events" }}
+{{- end }}
+
+{{/* The ingress controller as a NetworkPolicyPeer (events.ingress). */}}
+{{- define "ams-job-exporter.ingressControllerPeer" -}}
+{{- $ing := .Values.events.ingress }}
+{{- if not (or $ing.controllerNamespaceSelector $ing.controllerPodSelector) }}
+{{- fail "networkPolicy.enabled with events.ingress.enabled: set events.ingress.controllerNamespaceSelector and/or .controllerPodSelector to the ingress controller's pods" }}
+{{- end }}
+{{- with $ing.controllerNamespaceSelector }}
+namespaceSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $ing.controllerPodSelector }}
+podSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
