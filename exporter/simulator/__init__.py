@@ -1,7 +1,8 @@
 """AMS simulator: a real HTTP(S) server playing Azure Media Services for tests and demos.
 
-It serves the v2 (OData) API, the v3 API through Azure Resource Manager, and an Azure AD
-token endpoint; see Simulator for the interface.
+It serves the v2 (OData) API, the v3 API through Azure Resource Manager, an Azure AD
+token endpoint, and the AMS successors Ravnur Media Services (RMS) and MediaKind MK.IO;
+see Simulator for the interface and docs/simulator.md for the choices made.
 """
 
 from exporter.simulator.clock import ManualClock, SystemClock

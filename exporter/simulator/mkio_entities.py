@@ -1,6 +1,6 @@
 """MK.IO projects and their resources as the Media API v1 serves them.
 
-Shapes follow the MK.IO SDK's job fixture (docs/ams-successors.md §1.4): the `id` holds
+Shapes follow the MK.IO SDK's job fixture (ams-successors.md §1.4): the `id` holds
 the transform (`/subscriptions/<sub>/resourceGroups/default/providers/Microsoft.Media/
 mediaservices/<project>/transforms/<t>/jobs/<j>`), there is no `transform` field, times
 are UTC with `Z` and six fractional digits, `startTime`/`endTime` are null until set,

@@ -1,4 +1,4 @@
-"""MK.IO list queries: `$top`, `$skiptoken`, `$orderby`, `$filter` (docs/ams-successors.md §1.2).
+"""MK.IO list queries: `$top`, `$skiptoken`, `$orderby`, `$filter` (ams-successors.md §1.2).
 
 - `$top`: page size. Default and maximum are not documented; the simulator pages by
   DEFAULT_TOP (100) and refuses more than MAX_TOP (1000) or less than 1 with 400, so

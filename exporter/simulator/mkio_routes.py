@@ -1,4 +1,4 @@
-"""Mapping an MK.IO Media API v1 path to what it names (docs/ams-successors.md §1.1).
+"""Mapping an MK.IO Media API v1 path to what it names (ams-successors.md §1.1).
 
     /api/v1/projects/{p}/media/jobs                        project_jobs
     /api/v1/projects/{p}/media/transforms                  transforms

@@ -5,7 +5,7 @@ project and the capability the route needs (403: `ams.job.get` for jobs,
 `ams.transform.get` for transforms), the project's GET budget (429), method (405), then
 the resource (404 for unknown projects, transforms and jobs) and the query (400).
 
-Every failure has MK.IO's error body (docs/ams-successors.md §1.5):
+Every failure has MK.IO's error body (ams-successors.md §1.5):
 `{"error": {"code", "detail", "extraDetail": {}}, "status": N, "ref": "<uuid>"}`. The
 `code` strings are not documented: the simulator uses the status's name in PascalCase
 (Unauthorized, Forbidden, NotFound, TooManyRequests, BadRequest, ...).

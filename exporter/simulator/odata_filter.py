@@ -17,7 +17,8 @@ bounded, so evaluation cannot overflow the stack either.
 
 A Dialect narrows or changes that language for another service: ARM_DIALECT-style
 settings (see v3_query) give the AMS v3 filters, with property paths, enum literals and
-unquoted datetimes. The default dialect, ODATA_V3, is exactly the language above.
+unquoted datetimes; mkio_query's gives MK.IO's (unquoted datetimes, quoted states, OData
+v4's `contains`). The default dialect, ODATA_V3, is exactly the language above.
 """
 
 from __future__ import annotations

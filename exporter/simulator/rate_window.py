@@ -1,6 +1,6 @@
 """A per-key limit of requests per minute over a sliding 60-second window (simulator clock).
 
-MK.IO allows 2,000 GET a minute per project (docs/ams-successors.md §1.6) without saying
+MK.IO allows 2,000 GET a minute per project (ams-successors.md §1.6) without saying
 how the minute is measured; a sliding window is the strictest reading: no 60 seconds
 ever hold more than the limit. Refused requests do not count.
 """

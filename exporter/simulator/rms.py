@@ -1,6 +1,6 @@
 """Ravnur Media Services (RMS) sign-in: `POST /auth/token` with an API key, a bare JWT back.
 
-RMS serves the AMS v3 ARM paths unchanged on its own host (docs/ams-successors.md §2);
+RMS serves the AMS v3 ARM paths unchanged on its own host (ams-successors.md §2);
 only sign-in differs. A client posts `{"subscriptionId": "<sub>", "apiKey": "<key>"}` as
 `application/json` and gets the JWT itself as the body (text, no JSON fields); it then
 sends it as `Authorization: Bearer <jwt>` and reuses it until its `exp`.

@@ -2,7 +2,7 @@
 
 One server plays five services: AMS v2 (OData, `/v2/<account>/api/`), AMS v3 through
 Azure Resource Manager (`/subscriptions/...`), Azure AD's token endpoint
-(`/<tenant>/oauth2/v2.0/token`), and two AMS successors (docs/ams-successors.md):
+(`/<tenant>/oauth2/v2.0/token`), and two AMS successors (ams-successors.md):
 Ravnur Media Services (the v3 ARM paths, signed in with an API key at `/auth/token`)
 and MediaKind MK.IO (`/api/v1/projects/<project>/media/...`, personal API tokens).
 Accounts of every kind share one name space and the same lifecycle engine (SimJob

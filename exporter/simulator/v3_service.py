@@ -11,6 +11,9 @@ which is what ARM answers for a resource provider's unsupported version.
 
 Names: fixed segments, subscription, resource group and account match without regard to
 case, as in ARM; transform and job names match exactly (unconfirmed for AMS).
+
+Ravnur Media Services accounts (`rms_key` set) are served on the same paths; only the
+token check differs: they take tokens from RMS's /auth/token (see rms.py), not Azure AD's.
 """
 
 from __future__ import annotations

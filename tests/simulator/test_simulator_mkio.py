@@ -19,7 +19,7 @@ TIMEOUT = 10
 PROJECT = "mkiotest"
 SIX_DIGITS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
-# docs/ams-successors.md §1.4: the MK.IO SDK's job fixture, as that page shows it.
+# ams-successors.md §1.4: the MK.IO SDK's job fixture, as that page shows it.
 FIXTURE = """{"name": "job-7326300f",
  "id": "/subscriptions/52907a2e-ab43-43ba-8b9f-8cb78285f665/resourceGroups/default/providers/Microsoft.Media/mediaservices/mkiotest/transforms/simpletransformsd/jobs/job-7326300f",
  "type": "Microsoft.Media/mediaservices/transforms/jobs",
