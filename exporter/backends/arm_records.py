@@ -11,6 +11,8 @@ from exporter.jobs.model import ErrorInfo, Job
 from exporter.jobs.states import JobState
 
 PRIORITIES = {"low": 0, "normal": 1, "high": 2}
+#: Times before this are placeholders, not times (AMS launched in 2013).
+NO_TIME_BEFORE = 946684800.0  # 2000-01-01T00:00:00Z
 _STATES = {state.name.lower(): state for state in JobState}
 
 
@@ -32,13 +34,19 @@ def parse_job(resource: Any, transform: str) -> Job:
         raise MalformedRecord("unknown priority")
     try:
         created = parse_datetime(properties.get("created"))
-        if created is None:
-            raise MalformedRecord("created is missing")
         last_modified = parse_datetime(properties.get("lastModified"))
         start_time = parse_datetime(properties.get("startTime"))
         end_time = parse_datetime(properties.get("endTime"))
     except DateFormatError as exc:
         raise MalformedRecord(str(exc)) from exc
+    if created is None or created < NO_TIME_BEFORE:
+        # 2018-era bodies say 0001-01-01T00:00:00Z (.NET's DateTime.MinValue): the
+        # earliest time the job does report is the best creation time there is.
+        known = [t for t in (start_time, end_time, last_modified)
+                 if t is not None and t >= NO_TIME_BEFORE]
+        if not known:
+            raise MalformedRecord("created is missing")
+        created = min(known)
     progress, errors = _outputs(properties.get("outputs"))
     return Job(
         job_id=name,
