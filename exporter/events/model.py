@@ -3,7 +3,9 @@ when, and what it says about states, progress and errors."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from exporter.jobs.model import ErrorInfo, Job, JobKey
 from exporter.jobs.states import JobState
@@ -26,6 +28,8 @@ class JobEvent:
     errors: tuple[ErrorInfo, ...] = ()
     #: The whole job, when the event carries it (MK.IO webhooks), else None.
     record: Job | None = field(default=None, compare=False)
+    #: The event as delivered, for forwarding it to the shard that owns its account.
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def key(self) -> JobKey:

@@ -121,7 +121,7 @@ def _media_event(item: dict[str, Any], kind: str, data: Any, cloud: bool) -> Job
         outputs = data.get("outputs") if kind in _JOB_TYPES else [data.get("output")]
         progress, errors = _outputs(outputs)
     return JobEvent(routes=(arm_route(topic),), type=kind, transform=transform, job_name=job,
-                    time=when, state=state, progress=progress, errors=errors)
+                    time=when, state=state, progress=progress, errors=errors, raw=item)
 
 
 def _mkio_event(item: dict[str, Any], kind: str, data: Any) -> JobEvent:
@@ -150,7 +150,7 @@ def _mkio_event(item: dict[str, Any], kind: str, data: Any) -> JobEvent:
     return JobEvent(routes=(mkio_route(project),), type=kind, transform=transform,
                     job_name=job, time=_time(item.get("time")), state=state,
                     progress=record.progress if record else None,
-                    errors=record.errors if record else (), record=record)
+                    errors=record.errors if record else (), record=record, raw=item)
 
 
 def _ratio(value: Any) -> float | None:

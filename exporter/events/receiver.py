@@ -26,6 +26,7 @@ from prometheus_client.metrics_core import Metric
 from exporter.backends.registry import backend_for
 from exporter.events.auth import DeliveryAuth
 from exporter.events.config import EventsConfig
+from exporter.events.forward import FORWARDED_HEADER, Forwarder
 from exporter.events.model import JobEvent
 from exporter.events.parse import MalformedDelivery, parse_delivery
 from exporter.jobs.model import JobKey
@@ -123,11 +124,13 @@ class _Fetcher:
 class EventReceiver:
     def __init__(self, config: EventsConfig, refreshers: Sequence[AccountRefresher],
                  auth: DeliveryAuth, stats: EventStats,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 forwarder: Forwarder | None = None) -> None:
         self.config = config
         self.auth = auth
         self.stats = stats
         self.clock = clock
+        self.forwarder = forwarder
         self.routes: dict[str, AccountRefresher] = {}
         self._fetchers: dict[str, _Fetcher] = {}
         for refresher in refreshers:
@@ -159,8 +162,11 @@ class EventReceiver:
         self._reject("too_large")
         return Reply(413, b'{"error": "body over max_body_bytes"}\n', close=True)
 
-    def deliver(self, body: bytes) -> Reply:
-        """Apply an authorized delivery's body (at most max_body_bytes long)."""
+    def deliver(self, body: bytes, headers: Mapping[str, str] | None = None) -> Reply:
+        """Apply an authorized delivery's body (at most max_body_bytes long); events
+        of accounts another shard owns go to that shard (not if forwarded already)."""
+        headers = headers or {}
+        forwarded = bool(headers.get(FORWARDED_HEADER))
         received_at = self.clock()
         try:
             parsed = parse_delivery(json.loads(body))
@@ -176,10 +182,15 @@ class EventReceiver:
             return Reply(200, answer.encode())
         by_account: dict[str, list[JobEvent]] = {}
         refreshers: dict[str, AccountRefresher] = {}
+        elsewhere: list[JobEvent] = []
         for event in parsed.events:
             refresher = next((self.routes[r] for r in event.routes if r in self.routes), None)
             if refresher is None:
-                self._unknown(event)
+                if (self.forwarder is not None and not forwarded
+                        and self.forwarder.owner(event) is not None):
+                    elsewhere.append(event)
+                else:
+                    self._unknown(event)
                 continue
             by_account.setdefault(refresher.name, []).append(event)
             refreshers[refresher.name] = refresher
@@ -188,7 +199,12 @@ class EventReceiver:
             if unknown:
                 self._fetchers[name].add(unknown)
             self._count(name, events, received_at)
-        return Reply(200, b'{"accepted": %d}\n' % sum(len(e) for e in by_account.values()))
+        if elsewhere and self.forwarder is not None \
+                and not self.forwarder.forward(elsewhere, headers):
+            return Reply(503, b'{"error": "the owning shard is unreachable; retry"}\n',
+                         headers=(("Retry-After", "10"),))
+        return Reply(200, b'{"accepted": %d, "forwarded": %d}\n'
+                     % (sum(len(e) for e in by_account.values()), len(elsewhere)))
 
     def _count(self, account: str, events: list[JobEvent], received_at: float) -> None:
         with self.stats.lock:
