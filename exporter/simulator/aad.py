@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, unquote
 
 from exporter.simulator.clock import Clock
 from exporter.simulator.responses import Request, Response, json_response
+from exporter.simulator.signing import SigningKeys
 from exporter.simulator.tokens import TokenRegistry
 
 DISCOVERY = "discovery"
@@ -65,9 +66,11 @@ def parse_aad_path(path: str) -> AadRoute | None:
 
 
 class AadService:
-    def __init__(self, clock: Clock, tokens: TokenRegistry) -> None:
+    def __init__(self, clock: Clock, tokens: TokenRegistry,
+                 signing: SigningKeys | None = None) -> None:
         self.clock = clock
         self.tokens = tokens
+        self.signing = signing if signing is not None else SigningKeys()
         self.token_lifetime: float = DEFAULT_TOKEN_LIFETIME
         self._lock = threading.Lock()
         self._tenants: dict[str, str] = {}  # lower-case -> as registered
@@ -79,6 +82,13 @@ class AadService:
         with self._lock:
             self._tenants.setdefault(tenant_id.lower(), tenant_id)
             self._secrets[(tenant_id.lower(), client_id.lower())] = client_secret
+
+    def add_tenant(self, tenant_id: str) -> None:
+        """Make a tenant known (its discovery and keys routes answer) without a client."""
+        if not tenant_id or "/" in tenant_id:
+            raise ValueError("tenant_id must be non-empty, without '/'")
+        with self._lock:
+            self._tenants.setdefault(tenant_id.lower(), tenant_id)
 
     def tenant(self, name: str) -> str | None:
         with self._lock:
@@ -97,7 +107,9 @@ class AadService:
             return self.failure(request, 400, "invalid_tenant", 90002,
                                 _tenant_not_found(route.tenant))
         if route.kind == KEYS:
-            return json_response(200, {"keys": []})  # tokens are unsigned: nothing to publish
+            # The key signing Event Grid delivery tokens (signing.py); the client-credential
+            # tokens are unsigned and need none.
+            return json_response(200, self.signing.jwks())
         return json_response(200, self._configuration(request.origin, tenant))
 
     @staticmethod

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from exporter.simulator.event_sender import MAX_BATCH, SCHEMAS
 from exporter.simulator.simulator import DEFAULT_RMS_API_KEY, Simulator
 
 DEFAULT_LISTEN = "127.0.0.1:10047"
@@ -44,6 +45,18 @@ def _rate(value: str) -> float:
     if not 0.0 <= rate <= 1.0:
         raise argparse.ArgumentTypeError(f"a rate is between 0 and 1, got {value}")
     return rate
+
+
+def _batch(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= MAX_BATCH:
+        raise argparse.ArgumentTypeError(f"between 1 and {MAX_BATCH} events, got {value!r}")
+    return int(value)
+
+
+def _events_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"expected an http(s) URL, got {value!r}")
+    return value
 
 
 def _transform_count(value: str) -> int:
@@ -96,6 +109,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                  "0: no limit)")
     successors.add_argument("--mkio-retry-after", action="store_true",
                             help="send Retry-After with MK.IO's 429 answers")
+    events = parser.add_argument_group(
+        "push events (Event Grid for v3 and RMS accounts, webhooks for MK.IO; implies "
+        "--lively)")
+    events.add_argument("--events-to", type=_events_url, default=None, metavar="URL",
+                        help="POST the job events of the v3, RMS and MK.IO accounts to URL, "
+                             "after Event Grid's subscription handshake")
+    events.add_argument("--events-schema", choices=SCHEMAS, default="eventgrid",
+                        help="Event Grid schema or CloudEvents 1.0 (default eventgrid; "
+                             "MK.IO always sends CloudEvents)")
+    events.add_argument("--events-batch", type=_batch, default=1, metavar="N",
+                        help="events per delivery, 1-5000 (default 1)")
+    events.add_argument("--events-duplicates", type=_rate, default=0.0, metavar="RATE",
+                        help="share of events delivered twice")
+    events.add_argument("--events-reorder", type=_rate, default=0.0, metavar="RATE",
+                        help="share of events swapped with the next one")
+    events.add_argument("--events-secret", default=None, metavar="S",
+                        help="send S as query secret= with every delivery")
+    events.add_argument("--events-retry-scale", type=float, default=1.0, metavar="X",
+                        help="multiply Event Grid's retry delays (10 s, 30 s, 1 min, ...) by "
+                             "X (default 1)")
     aad = parser.add_argument_group("Azure AD (token endpoint on the same server)")
     aad.add_argument("--tenant", default=DEFAULT_TENANT,
                      help=f"tenant of the demo client (default {DEFAULT_TENANT})")
@@ -137,6 +170,12 @@ def build(args: argparse.Namespace) -> Simulator:
         raise ValueError("--client-id and --client-secret go together")
     if args.mkio_rate_limit < 0:
         raise ValueError("--mkio-rate-limit is a number of requests (0: no limit)")
+    if args.events_to is not None:
+        if not event_accounts(args):
+            raise ValueError("--events-to needs v3, RMS or MK.IO accounts (AMS v2 sends no "
+                             "Event Grid events)")
+        if not args.events_retry_scale >= 0:
+            raise ValueError("--events-retry-scale must not be negative")
     sim = Simulator(seed=args.seed, require_auth=not args.no_auth,
                     fidelity=args.fidelity)
     sim.require_issued_tokens = args.require_issued_tokens
@@ -190,6 +229,12 @@ def build(args: argparse.Namespace) -> Simulator:
     return sim
 
 
+def event_accounts(args: argparse.Namespace) -> list[str]:
+    """The simulator's names of the accounts whose events --events-to sends."""
+    return [account_key(account, flavour, args.api) for account in args.accounts
+            for flavour in FLAVOURS[args.api] if flavour != "v2"]
+
+
 def describe(sim: Simulator, args: argparse.Namespace) -> list[str]:
     """What a user needs to point a client at the running simulator (never the secret)."""
     flavours = FLAVOURS[args.api]
@@ -236,6 +281,11 @@ def describe(sim: Simulator, args: argparse.Namespace) -> list[str]:
     if args.client_id is not None:
         lines.append(f"  AAD client: tenant {args.tenant}, client id {args.client_id} "
                      "(secret as given)")
+    if args.events_to is not None:
+        secret = " with query secret= as given" if args.events_secret is not None else ""
+        lines.append(f"  events: {args.events_schema} to {args.events_to}{secret} (batch "
+                     f"{args.events_batch}, duplicates {args.events_duplicates}, reorder "
+                     f"{args.events_reorder}; accounts {', '.join(event_accounts(args))})")
     if sim.ca_cert_path is not None:
         lines.append(f"  CA certificate: {sim.ca_cert_path} "
                      f"(trust it, e.g. REQUESTS_CA_BUNDLE={sim.ca_cert_path})")
@@ -257,11 +307,19 @@ def run(args: argparse.Namespace, wait: Callable[[], None] = _wait_for_signal) -
     except ValueError as exc:
         print(f"error: {exc}", flush=True)
         return 2
+    events_to = args.events_to
     with sim.start(host, port, tls=args.tls):
-        if args.lively:
+        if args.lively or events_to is not None:
             for account in args.accounts:
                 for flavour in FLAVOURS[args.api]:
                     sim.start_lively(account_key(account, flavour, args.api))
+        if events_to is not None:
+            sim.start_events(events_to, schema=args.events_schema,
+                             accounts=event_accounts(args), batch=args.events_batch,
+                             duplicate_rate=args.events_duplicates,
+                             reorder_rate=args.events_reorder,
+                             retry_scale=args.events_retry_scale,
+                             secret=args.events_secret)
         for line in describe(sim, args):
             print(line, flush=True)
         wait()

@@ -24,13 +24,25 @@ from types import TracebackType
 from exporter.jobs.states import JobState
 from exporter.simulator.aad import AadService
 from exporter.simulator.clock import Clock, SystemClock
+from exporter.simulator.event_sender import (
+    DEFAULT_PROGRESS_INTERVAL,
+    DEFAULT_TIMEOUT,
+    DEFAULT_TTL,
+    EVENTGRID,
+    MAX_ATTEMPTS,
+    MAX_BATCH_BYTES,
+    AuthHeader,
+    EventFeed,
+    EventSource,
+)
 from exporter.simulator.faults import FaultInjector, FaultSettings
 from exporter.simulator.fidelity import Fidelity
 from exporter.simulator.generator import V3, generate
 from exporter.simulator.http_server import SimulatorHTTPServer
-from exporter.simulator.jobs import SimJob, scripted, view_job
+from exporter.simulator.jobs import JobView, SimJob, scripted, view_job
 from exporter.simulator.lively import MAX_JOBS_V3, LivelyFeed
 from exporter.simulator.mkio_entities import MkioProject, derived_id, raw_job
+from exporter.simulator.mkio_entities import job_resource as mkio_job_resource
 from exporter.simulator.mkio_service import (
     DEFAULT_CAPABILITIES,
     DEFAULT_GET_PER_MINUTE,
@@ -39,6 +51,13 @@ from exporter.simulator.mkio_service import (
 from exporter.simulator.pipeline import Pipeline
 from exporter.simulator.request_log import RequestLog, SimRequest
 from exporter.simulator.rms import RmsService
+from exporter.simulator.signing import (
+    EVENT_GRID_APP_ID,
+    PUBLISHED,
+    SigningKeys,
+    event_grid_claims,
+    sign,
+)
 from exporter.simulator.store import JobStore
 from exporter.simulator.tls import DEFAULT_HOSTS, TlsFiles, make_tls_files
 from exporter.simulator.token_bucket import (
@@ -49,6 +68,7 @@ from exporter.simulator.token_bucket import (
 from exporter.simulator.tokens import TokenRegistry, Verdict
 from exporter.simulator.v2_service import TokenValidator, V2Service
 from exporter.simulator.v3_entities import V3Transform
+from exporter.simulator.v3_entities import job_resource as v3_job_resource
 from exporter.simulator.v3_service import (
     DEFAULT_RESOURCE_GROUP,
     DEFAULT_SUBSCRIPTION,
@@ -117,11 +137,13 @@ class Simulator:
         self._v3 = V3Service(self.clock, require_auth, self._check_token, self._limiter,
                              fidelity=self._fidelity, rms_check=self._rms.check)
         self._mkio = MkioService(self.clock, require_auth)
-        self._aad = AadService(self.clock, self._tokens)
+        self._signing = SigningKeys()
+        self._aad = AadService(self.clock, self._tokens, self._signing)
         self._faults = FaultInjector(seed)
         self._log = RequestLog(request_log_limit)
         self._batches: dict[str, int] = {}  # account -> number of seeded batches drawn
         self._feeds: list[LivelyFeed] = []
+        self._event_feeds: list[EventFeed] = []
         self._server: SimulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._tls: TlsFiles | None = None
@@ -367,6 +389,82 @@ class Simulator:
         self._feeds.append(feed)
         return feed.start()
 
+    def start_events(
+        self,
+        url: str,
+        *,
+        schema: str = EVENTGRID,
+        accounts: list[str] | tuple[str, ...] | None = None,
+        batch: int = 1,
+        duplicate_rate: float = 0.0,
+        reorder_rate: float = 0.0,
+        retry_scale: float = 1.0,
+        max_attempts: int = MAX_ATTEMPTS,
+        secret: str | None = None,
+        auth_header: AuthHeader | None = None,
+        handshake: bool = True,
+        topics: dict[str, str] | None = None,
+        progress_interval: float | None = DEFAULT_PROGRESS_INTERVAL,
+        output_events: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
+        ttl: float = DEFAULT_TTL,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
+        verify: bool | str = True,
+    ) -> EventFeed:
+        """Post the job events of `accounts` (default: every v3, RMS and MK.IO account
+        now) to `url`, as an Event Grid subscription (v3, RMS; `schema` "eventgrid" or
+        "cloudevents") or an MK.IO webhook rule (always CloudEvents) would; see
+        event_sender.py and docs/simulator.md. `batch`: events per POST (1-5000, not
+        MK.IO); `retry_scale` multiplies Event Grid's retry delays and time-to-live;
+        `secret` rides as query `secret=`; `auth_header` is an Authorization value or a
+        callable giving one per request (a bare token gets "Bearer "); `topics` maps a
+        v3/RMS account to the topic its events name (e.g. an RMS custom topic id);
+        `progress_interval` None sends no JobOutputProgress. The feed stops with the
+        simulator."""
+        names = list(accounts) if accounts is not None else [
+            *self._v3.accounts, *self._mkio.projects]
+        if not names:
+            raise ValueError("no v3, RMS or MK.IO account to send events of")
+        topics = dict(topics or {})
+        unknown = set(topics) - {n for n in names if n in self._v3.accounts}
+        if unknown:
+            raise ValueError(f"topics names no v3 or RMS account of the feed: "
+                             f"{', '.join(sorted(unknown))}")
+        sources = [self._event_source(name, topics.get(name)) for name in dict.fromkeys(names)]
+        feed = EventFeed(
+            url, sources, self.clock, f"{self.seed}/events/{len(self._event_feeds)}",
+            schema=schema, batch=batch, duplicate_rate=duplicate_rate,
+            reorder_rate=reorder_rate, retry_scale=retry_scale, max_attempts=max_attempts,
+            secret=secret, auth_header=auth_header, handshake=handshake,
+            progress_interval=progress_interval, output_events=output_events,
+            timeout=timeout, ttl=ttl, max_batch_bytes=max_batch_bytes, verify=verify)
+        self._event_feeds.append(feed)
+        return feed.start()
+
+    def _event_source(self, account: str, topic: str | None) -> EventSource:
+        holder = self._holder(account)
+        if isinstance(holder, V3Account):
+            v3 = holder
+
+            def arm(transform: V3Transform, view: JobView) -> dict[str, object]:
+                return v3_job_resource(v3.resource_id, transform.name, view,
+                                       preset=transform.preset,
+                                       traits=self._fidelity.traits(view.job.id))
+
+            return EventSource(account, False, topic or v3.resource_id, v3.transform_list, arm)
+        if isinstance(holder, MkioProject):
+            project = holder
+
+            def mkio(transform: V3Transform, view: JobView) -> dict[str, object]:
+                if view.job.raw is not None:
+                    body: dict[str, object] = json.loads(view.job.raw)
+                    return body
+                return mkio_job_resource(project, transform.name, view) | {"supplemental": {
+                    "operation": "get", "subscription": project.supplemental_subscription()}}
+
+            return EventSource(account, True, project.project, project.transform_list, mkio)
+        raise ValueError(f"{account!r} is a v2 account: AMS v2 sends no Event Grid events")
+
     @property
     def legacy_target(self) -> str | None:
         """Account the legacy /api/ endpoint redirects to (default: the first one added)."""
@@ -504,6 +602,28 @@ class Simulator:
                                     self._aad.token_lifetime)
         return issued.value
 
+    def issue_event_grid_token(
+        self,
+        tenant_id: str,
+        audience: str,
+        *,
+        lifetime: float = 3600,
+        app_id: str = EVENT_GRID_APP_ID,
+        version: int = 1,
+        signing_key: str = PUBLISHED,
+    ) -> str:
+        """An RS256 token as Entra issues Event Grid for a webhook secured with Entra ID:
+        `aud` = `audience`, v1 (`iss` https://sts.windows.net/<tenant>/, `appid`) or v2
+        (`iss` <aad_authority>/<tenant>/v2.0, `azp`; the server must be started), `iat`/
+        `nbf` now and `exp` now + `lifetime` by the simulator clock, `kid` of the key
+        published at the tenant's jwks_uri, or with signing_key="unpublished" of a key
+        no JWKS lists. The tenant becomes known to the discovery and keys routes."""
+        self._aad.add_tenant(tenant_id)
+        authority = self.url if version == 2 else None
+        claims = event_grid_claims(tenant_id, audience, self.clock(), lifetime, app_id,
+                                   version, authority)
+        return sign(claims, self._signing.get(signing_key), version)
+
     @property
     def token_validator(self) -> TokenValidator | None:
         return self._token_validator
@@ -564,7 +684,11 @@ class Simulator:
         return self
 
     def stop(self) -> None:
-        """Stop feeds and server; the TLS files (ca_cert_path) are deleted."""
+        """Stop feeds (lively and events) and server; the TLS files (ca_cert_path) are
+        deleted."""
+        for events in self._event_feeds:
+            events.stop()
+        self._event_feeds.clear()
         for feed in self._feeds:
             feed.stop()
         self._feeds.clear()

@@ -69,6 +69,12 @@ class JobStore:
             end = bisect.bisect(self._keys, (now, math.inf))
             return self._jobs[:end]
 
+    def next_arrival(self, now: float) -> float | None:
+        """Created time of the first job not visible at `now` (None: every job is)."""
+        with self._lock:
+            end = bisect.bisect(self._keys, (now, math.inf))
+            return self._keys[end][0] if end < len(self._keys) else None
+
     def prune(self, created_before: float, keep_at_most: int) -> int:
         """Drop the oldest jobs (retention / account limit); returns how many went."""
         with self._lock:
