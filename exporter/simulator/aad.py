@@ -13,6 +13,11 @@ simulator started with TLS. Errors follow Azure AD's shape and AADSTS codes:
 - scope not `<resource>/.default`: 400 `invalid_scope`; unknown resource: 400
   `invalid_resource` AADSTS500011.
 
+The keys route (`GET /{tenant}/discovery/v2.0/keys`, the configuration's `jwks_uri`)
+publishes the RSA key that signs Event Grid delivery tokens (signing.py); the
+client-credential tokens issued here stay unsigned. A tenant is known once a client
+is added to it or an Event Grid token is issued for it.
+
 No answer ever contains the submitted secret, and request bodies are not logged.
 """
 

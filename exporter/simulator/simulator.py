@@ -6,7 +6,10 @@ Azure Resource Manager (`/subscriptions/...`), Azure AD's token endpoint
 Ravnur Media Services (the v3 ARM paths, signed in with an API key at `/auth/token`)
 and MediaKind MK.IO (`/api/v1/projects/<project>/media/...`, personal API tokens).
 Accounts of every kind share one name space and the same lifecycle engine (SimJob
-timelines, stores, generator, lively feeds, faults, request log).
+timelines, stores, generator, lively feeds, faults, request log). The same timelines
+drive the push side: start_events() posts Event Grid / MK.IO webhook events of the
+v3, RMS and MK.IO accounts to a receiver (event_sender.py), and
+issue_event_grid_token() signs the Entra tokens Event Grid would send (signing.py).
 """
 
 from __future__ import annotations
