@@ -290,9 +290,10 @@ class EventFeed:
             return self._cond.wait_for(lambda: self._idle(target), timeout)
 
     def _idle(self, target: int) -> bool:
+        """Lock held. A stopped feed is as idle as it will ever be."""
         queue_empty = not self._deliveries and not self._pending_handshakes
         running = self._thread is not None and self._thread.is_alive()
-        return queue_empty and (self._iterations_done >= target or not running)
+        return not running or (queue_empty and self._iterations_done >= target)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -414,7 +415,7 @@ class EventFeed:
         for job in store.visible(now):
             seen = before.get(job.id)
             if seen is None:
-                seen = self._baseline(job)
+                seen = self._baseline(job, source.mkio)
             if seen.job is job and self._next_due(job, seen, seen.until) > now:
                 seen.until = max(seen.until, now)  # nothing happened to it since
             else:
@@ -423,12 +424,12 @@ class EventFeed:
             due = min(due, self._next_due(job, seen, now))
         self._memos[key] = _StoreMemo(version, due, seen_now)
 
-    def _baseline(self, job: SimJob) -> _Seen:
+    def _baseline(self, job: SimJob, mkio: bool) -> _Seen:
         """A job seen for the first time is announced from the feed's start on."""
         start = self._start
         view = view_job(job, start)
         state = JobState.Queued if view is None else view.state
-        progress_from = start if state == JobState.Processing else None
+        progress_from = start if state == JobState.Processing and not mkio else None
         return _Seen(job, start, state, progress_from)
 
     def _next_due(self, job: SimJob, seen: _Seen, after: float) -> float:
@@ -469,7 +470,8 @@ class EventFeed:
     def _changed(self, source: EventSource, transform: V3Transform, job: SimJob, t: float,
                  previous: JobState, state: JobState, seen: _Seen,
                  found: list[tuple[float, int, EventSource, Event]]) -> None:
-        seen.progress_from = t if state == JobState.Processing else None
+        processing = state == JobState.Processing and not source.mkio
+        seen.progress_from = t if processing else None
         view = view_job(job, t)
         if view is None:
             return
@@ -598,10 +600,15 @@ class EventFeed:
     # ------------------------------------------------------------ sending
 
     def _authorization(self) -> dict[str, str]:
+        """The Authorization header; a failing callable fails the request (retried)."""
         value = self._auth_header
         if value is None:
             return {}
-        text = value() if callable(value) else value
+        try:
+            text = value() if callable(value) else value
+        except Exception as exc:
+            log.warning("simulator event feed: auth_header failed: %s", exc)
+            raise _NoAuthorization(str(exc)) from exc
         if " " not in text.strip():
             text = f"Bearer {text.strip()}"  # a bare token
         return {"Authorization": text}
@@ -622,10 +629,11 @@ class EventFeed:
         with self._cond:
             self._counters.handshake_attempts += 1
         headers = {"aeg-subscription-name": SUBSCRIPTION_NAME,
-                   "aeg-delivery-count": str(handshake.attempts - 1)} | self._authorization()
+                   "aeg-delivery-count": str(handshake.attempts - 1)}
         status: int | None = None
         accepted = False
         try:
+            headers |= self._authorization()
             if self.schema == EVENTGRID:
                 code = self._new_id()
                 body = [self._validation_event(handshake.topic, code)]
@@ -650,8 +658,8 @@ class EventFeed:
         with self._cond:
             if accepted:
                 self._finish_handshake(handshake.topic, VALIDATED)
-            elif self._retryable(status) and not self._expired(handshake.attempts,
-                                                                handshake.first_attempt, status):
+            elif (self._retryable(status) and handshake.attempts < self._max_attempts
+                  and not self._expired(handshake.attempts, handshake.first_attempt, status)):
                 handshake.due = time.monotonic() + self._delay(handshake.attempts, status)
             else:
                 log.warning("simulator event feed: %s refused the subscription handshake "
@@ -703,7 +711,7 @@ class EventFeed:
         delivery.attempts += 1
         if delivery.first_attempt is None:
             delivery.first_attempt = time.monotonic()
-        headers = {"Content-Type": delivery.content_type} | self._authorization()
+        headers = {"Content-Type": delivery.content_type}
         if delivery.event_grid:
             headers |= {"aeg-event-type": "Notification",
                         "aeg-subscription-name": SUBSCRIPTION_NAME,
@@ -713,6 +721,7 @@ class EventFeed:
         payload: object = delivery.events[0] if delivery.single else delivery.events
         status: int | None = None
         try:
+            headers |= self._authorization()
             response = self._session.post(
                 self._target, data=json.dumps(payload, separators=(",", ":")).encode("utf-8"),
                 headers=headers, timeout=self._timeout, allow_redirects=False)
@@ -756,6 +765,10 @@ class EventFeed:
         started = first if first is not None else time.monotonic()
         next_try = time.monotonic() + self._delay(attempts, status)
         return next_try - started > self._ttl * self._retry_scale
+
+
+class _NoAuthorization(requests.RequestException):
+    """auth_header raised: the request is not sent, and counts as failed."""
 
 
 def _echoes(response: requests.Response, code: str) -> bool:

@@ -5,6 +5,7 @@ clock passed is delivered."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -547,3 +548,39 @@ def test_the_feed_stops_with_the_simulator(clock: ManualClock, receiver: Receive
     assert feed.wait_idle(WAIT)
     sim.stop()
     assert feed._thread is not None and not feed._thread.is_alive()
+
+
+def test_a_failing_auth_header_is_a_failed_try(
+    sim: Simulator, clock: ManualClock, receiver: Receiver
+) -> None:
+    sim.add_job("acct1", lifecycle())
+    calls: list[int] = []
+
+    def token() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("no token yet")
+        return "Bearer fine"
+
+    feed = sim.start_events(receiver.url, batch=2, handshake=False, auth_header=token,
+                            retry_scale=FAST, progress_interval=None)
+    step(clock, feed, 15)
+    [post] = receiver.notifications()
+    assert post.headers["authorization"] == "Bearer fine"
+    assert post.headers["aeg-delivery-count"] == "1"
+    assert feed.attempts == 2 and feed.retried == 1 and feed.delivered == 2
+
+
+def test_wait_idle_returns_at_once_on_a_stopped_feed(
+    sim: Simulator, clock: ManualClock
+) -> None:
+    sim.add_job("acct1", lifecycle())
+    with Receiver(answer=lambda _: 500) as receiver:
+        feed = sim.start_events(receiver.url, progress_interval=None)
+        clock.advance(15)
+        assert receiver.wait_for(lambda got: any(r.kind == "notification" for r in got))
+        assert not feed.wait_idle(0.2)  # waiting 10 s for the retry
+        feed.stop()
+        started = time.monotonic()
+        assert feed.wait_idle(WAIT) and feed.pending == 2
+        assert time.monotonic() - started < 1
