@@ -113,6 +113,14 @@ EVENTS_ON: dict[str, Any] = {
     },
 }
 
+#: Issue "Past one replica": every optional part (TLS included, so the peers speak
+#: https) with the accounts spread over three shards; and the same with push events
+#: and their Ingress.
+SHARDS = 3
+SHARDED: dict[str, Any] = {**ALL_ON, "sharding": {"enabled": True, "shards": SHARDS}}
+SHARDED_EVENTS: dict[str, Any] = {**EVENTS_ON, "sharding": {"enabled": True,
+                                                            "shards": SHARDS}}
+
 
 # ---------------------------------------------------------------- helpers
 
@@ -173,8 +181,15 @@ def kinds(docs: list[dict[str, Any]]) -> list[str]:
     return sorted(d["kind"] for d in docs)
 
 
+def workload(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The exporter's Deployment or, sharded, its StatefulSet (never both)."""
+    found = [d for d in docs if d["kind"] in ("Deployment", "StatefulSet")]
+    assert len(found) == 1, [d["kind"] for d in found]
+    return found[0]
+
+
 def container(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    return one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    return workload(docs)["spec"]["template"]["spec"]["containers"][0]
 
 
 def rendered_rule_groups(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -210,7 +225,7 @@ def test_helm_lint_strict(helm: str, tmp_path: Path):
     result = run_helm(helm, "lint", "--strict", str(CHART))
     assert "0 chart(s) failed" in result.stdout
     # helm lint has no --api-versions: lint everything but the Prometheus Operator kinds.
-    for every in (ALL_ON, EVENTS_ON):
+    for every in (ALL_ON, EVENTS_ON, SHARDED, SHARDED_EVENTS):
         values = {k: v for k, v in every.items()
                   if k not in ("serviceMonitor", "prometheusRule")}
         result = run_helm(helm, "lint", "--strict", str(CHART), "-f",
@@ -336,6 +351,10 @@ def test_monitoring_kinds_need_the_operator_api(helm: str, tmp_path: Path):
     ({"prometheusRule": {"thresholds": {"exporterJob": 'x"} or vector(1)'}}}, "exporterJob"),
     ({"prometheusRule": {"thresholds": {"unknownThreshold": 1}}}, "unknownThreshold"),
     ({"podDisruptionBudget": {"minAvailable": "half"}}, "minAvailable"),
+    ({"sharding": {"enabled": True, "shards": 0}}, "shards"),
+    ({"sharding": {"shards": "3"}}, "shards"),
+    ({"sharding": {"replicas": 3}}, "replicas"),
+    ({"prometheusRule": {"thresholds": {"shardsMissingFor": 600}}}, "shardsMissingFor"),
     ({"networkPolicy": {"egress": {"ports": ["https"]}}}, "ports"),
     ({"events": {"enabled": "yes"}}, "events/enabled"),
     ({"events": {"path": "events"}}, "events/path"),
@@ -380,23 +399,30 @@ def test_mkio_and_rms_accounts_render(helm: str, tmp_path: Path):
 
 # ---------------------------------------------------------------- Deployment
 
+def check_restricted_pod(pod: dict[str, Any]) -> None:
+    """The restricted Pod Security profile (and the chart's own hardening) of a pod spec."""
+    pod_context = pod.get("securityContext", {})
+    assert pod_context["runAsNonRoot"] is True
+    assert pod_context["seccompProfile"]["type"] == "RuntimeDefault"
+    assert pod.get("automountServiceAccountToken") is False
+    assert not pod.get("hostNetwork") and not pod.get("hostPID")
+    for item in pod["containers"]:
+        context = item["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"]["drop"] == ["ALL"]
+        assert not context["capabilities"].get("add")
+        assert context["readOnlyRootFilesystem"] is True
+        assert context.get("runAsUser", pod_context.get("runAsUser")) == 65532
+        assert "limits" in item["resources"] and "requests" in item["resources"]
+
+
 def test_pod_meets_the_restricted_pod_security_profile(helm: str, tmp_path: Path):
-    for docs in (render(helm, tmp_path), render(helm, tmp_path, ALL_ON)):
-        pods = [one(docs, "Deployment")["spec"]["template"]["spec"], one(docs, "Pod")["spec"]]
+    for docs in (render(helm, tmp_path), render(helm, tmp_path, ALL_ON),
+                 render(helm, tmp_path, {"sharding": {"enabled": True}}),
+                 render(helm, tmp_path, SHARDED)):
+        pods = [workload(docs)["spec"]["template"]["spec"], one(docs, "Pod")["spec"]]
         for pod in pods:
-            pod_context = pod.get("securityContext", {})
-            assert pod_context["runAsNonRoot"] is True
-            assert pod_context["seccompProfile"]["type"] == "RuntimeDefault"
-            assert pod.get("automountServiceAccountToken") is False
-            assert not pod.get("hostNetwork") and not pod.get("hostPID")
-            for item in pod["containers"]:
-                context = item["securityContext"]
-                assert context["allowPrivilegeEscalation"] is False
-                assert context["capabilities"]["drop"] == ["ALL"]
-                assert not context["capabilities"].get("add")
-                assert context["readOnlyRootFilesystem"] is True
-                assert context.get("runAsUser", pod_context.get("runAsUser")) == 65532
-                assert "limits" in item["resources"] and "requests" in item["resources"]
+            check_restricted_pod(pod)
         exporter = container(docs)
         mounts = {m["mountPath"]: m["name"] for m in exporter["volumeMounts"]}
         assert mounts["/tmp"] == "tmp"
@@ -887,9 +913,16 @@ def test_rendered_events_config_passes_check_config(helm: str, tmp_path: Path):
     assert "ok: 2 account(s)" in result.stdout
 
 
-def test_the_readme_events_example_renders(helm: str, tmp_path: Path):
+def readme_helm_section() -> str:
+    """README's "### Helm" section, up to the next heading of its level or above."""
     readme = (ROOT / "README.md").read_text()
-    match = re.search(r"```yaml\n(events:\n  enabled: true\n.*?)```", readme, re.DOTALL)
+    section = readme.split("\n### Helm\n", 1)[1]
+    return re.split(r"\n#{2,3} ", section, maxsplit=1)[0]
+
+
+def test_the_readme_events_example_renders(helm: str, tmp_path: Path):
+    match = re.search(r"```yaml\n(events:\n  enabled: true\n.*?)```", readme_helm_section(),
+                      re.DOTALL)
     assert match, "README's Helm push events example not found"
     values = yaml.safe_load(match.group(1))
     docs = render(helm, tmp_path, values)
@@ -915,6 +948,258 @@ def test_events_notes(helm: str, tmp_path: Path):
     notes = result.stdout.split("NOTES:", 1)[1]
     assert "backend-protocol: HTTPS" in notes  # the exporter serves TLS (webConfig)
     assert "events.ingress.tls is empty" in notes
+
+
+# ---------------------------------------------------------------- sharding
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """A LabelSelector (matchLabels, and the operators the chart uses) against labels."""
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator = expression["key"], expression["operator"]
+        if operator == "DoesNotExist" and key in labels:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "In" and labels.get(key) not in expression["values"]:
+            return False
+        if operator == "NotIn" and labels.get(key) in expression["values"]:
+            return False
+    return True
+
+
+def services(docs: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the main Service, the headless one) of a sharded render."""
+    found = [d for d in docs if d["kind"] == "Service"]
+    assert len(found) == 2, [d["metadata"]["name"] for d in found]
+    headless = [d for d in found if d["spec"].get("clusterIP") == "None"]
+    assert len(headless) == 1
+    main = next(d for d in found if d is not headless[0])
+    return main, headless[0]
+
+
+def flag(args: list[str], name: str) -> str:
+    values = [a.split("=", 1)[1] for a in args if a.startswith(name + "=")]
+    assert len(values) == 1, (name, args)
+    return values[0]
+
+
+def test_sharding_is_off_by_default(helm: str, tmp_path: Path):
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["sharding"] == {"enabled": False, "shards": 2}
+    for docs in (render(helm, tmp_path), render(helm, tmp_path, ALL_ON)):
+        assert "StatefulSet" not in kinds(docs) and "Deployment" in kinds(docs)
+        assert kinds(docs).count("Service") == 1
+        assert not [a for a in container(docs)["args"] if a.startswith("--shard")]
+
+
+def test_sharding_renders_a_valid_statefulset_instead_of_the_deployment(helm: str,
+                                                                         tmp_path: Path):
+    docs = render(helm, tmp_path, SHARDED)
+    validate_offline(docs)
+    unsharded = kinds(render(helm, tmp_path, ALL_ON))
+    unsharded.remove("Deployment")
+    assert kinds(docs) == sorted(unsharded + ["Service", "StatefulSet"])
+    assert "Deployment" not in kinds(docs)
+    # the same with only the switch on (defaults: two shards, no TLS)
+    plain = render(helm, tmp_path, {"sharding": {"enabled": True}}, monitoring_api=False)
+    validate_offline(plain)
+    assert kinds(plain) == ["ConfigMap", "Pod", "PodDisruptionBudget", "Service", "Service",
+                            "ServiceAccount", "StatefulSet"]
+    assert one(plain, "StatefulSet")["spec"]["replicas"] == 2
+
+
+def test_statefulset_shards_and_headless_service(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, SHARDED)
+    stateful = one(docs, "StatefulSet")
+    main, headless = services(docs)
+    spec = stateful["spec"]
+    assert spec["replicas"] == SHARDS
+    assert spec["podManagementPolicy"] == "Parallel"
+    assert spec["serviceName"] == headless["metadata"]["name"] == "ams-job-exporter-headless"
+    assert "volumeClaimTemplates" not in spec
+    pod_labels = spec["template"]["metadata"]["labels"]
+    assert _selects(spec["selector"], pod_labels)
+    # the headless Service: a DNS name per pod, even before the pod is ready
+    assert headless["spec"]["clusterIP"] == "None"
+    assert headless["spec"]["publishNotReadyAddresses"] is True
+    assert _selects({"matchLabels": headless["spec"]["selector"]}, pod_labels)
+    # the main Service still selects every shard (clients, the events Ingress)
+    assert main["spec"].get("clusterIP") != "None"
+    assert main["metadata"]["name"] == stateful["metadata"]["name"]
+    assert _selects({"matchLabels": main["spec"]["selector"]}, pod_labels)
+    # replicaCount does not apply: one pod per shard
+    docs = render(helm, tmp_path, {**SHARDED, "replicaCount": 5,
+                                   "sharding": {"enabled": True, "shards": 7}})
+    assert one(docs, "StatefulSet")["spec"]["replicas"] == 7
+    assert flag(container(docs)["args"], "--total-shards") == "7"
+
+
+def test_shard_flags_name_each_pods_own_peers(helm: str, tmp_path: Path):
+    """--shard=auto, the total and a peer template that resolves to the StatefulSet's
+    pods: <statefulset>-N.<headless>.<namespace>.svc on the container's port, https
+    with TLS (SHARDED has webConfig tls_server_config) and http without."""
+    from exporter.runtime.sharding import Sharding, ordinal_from_hostname
+    for values, scheme in ((SHARDED, "https"),
+                           ({"sharding": {"enabled": True, "shards": SHARDS}}, "http")):
+        docs = render(helm, tmp_path, values, release="media")
+        stateful = one(docs, "StatefulSet")
+        _, headless = services(docs)
+        exporter = container(docs)
+        args = exporter["args"]
+        assert flag(args, "--shard") == "auto"
+        assert flag(args, "--total-shards") == str(SHARDS)
+        template = flag(args, "--shard.peer-url-template")
+        port = exporter["ports"][0]["containerPort"]
+        assert template == (f"{scheme}://media-ams-job-exporter-{{shard}}."
+                            f"media-ams-job-exporter-headless.monitoring.svc:{port}")
+        assert f"--web.listen-address=:{port}" in args
+        # what the exporter makes of it in each pod (the pod name is its host name)
+        for ordinal in range(SHARDS):
+            pod = f"{stateful['metadata']['name']}-{ordinal}"
+            assert ordinal_from_hostname(pod) == ordinal
+            sharding = Sharding(ordinal, SHARDS, template)
+            for peer in range(SHARDS):
+                assert sharding.peer_url(peer) == (
+                    f"{scheme}://{stateful['metadata']['name']}-{peer}."
+                    f"{headless['metadata']['name']}.monitoring.svc:{port}")
+        # user flags still come last
+        docs = render(helm, tmp_path, {**values, "extraArgs": ["--web.max-requests=10"]})
+        assert container(docs)["args"][-1] == "--web.max-requests=10"
+
+
+def test_shard_flags_parse_as_the_exporter_reads_them(helm: str, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch):
+    from exporter import cli
+    docs = render(helm, tmp_path, SHARDED)
+    args = container(docs)["args"]
+    name = one(docs, "StatefulSet")["metadata"]["name"]
+    for ordinal in range(SHARDS):
+        monkeypatch.setenv("HOSTNAME", f"{name}-{ordinal}")
+        sharding = cli._sharding(cli._serve_parser().parse_args(args))
+        assert (sharding.ordinal, sharding.total) == (ordinal, SHARDS)
+        assert sharding.peer_url(2) == flag(args, "--shard.peer-url-template").replace(
+            "{shard}", "2")
+
+
+def test_statefulset_and_deployment_share_one_pod(helm: str, tmp_path: Path):
+    """The pod template is one helper: apart from the shard flags, the StatefulSet's pod
+    is the Deployment's, for the defaults and with every optional part."""
+    for values in ({}, ALL_ON, EVENTS_ON):
+        deployment = workload(render(helm, tmp_path, values))["spec"]["template"]
+        sharded = {**values, "sharding": {"enabled": True, "shards": SHARDS}}
+        stateful = workload(render(helm, tmp_path, sharded))["spec"]["template"]
+        args = stateful["spec"]["containers"][0]["args"]
+        shard_args = [a for a in args if a.startswith("--shard") or a.startswith("--total")]
+        assert len(shard_args) == 3
+        stateful["spec"]["containers"][0]["args"] = [a for a in args if a not in shard_args]
+        assert stateful == deployment
+
+
+def test_sharded_service_monitor_scrapes_every_pod_once(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, SHARDED)
+    monitor = one(docs, "ServiceMonitor")
+    main, headless = services(docs)
+    selector = monitor["spec"]["selector"]
+    # the main Service only: its endpoints are every pod; the headless one would make
+    # each pod a second target
+    assert _selects(selector, main["metadata"]["labels"])
+    assert not _selects(selector, headless["metadata"]["labels"])
+    endpoint = monitor["spec"]["endpoints"][0]
+    assert endpoint["port"] == main["spec"]["ports"][0]["name"]
+    # a `shard` label from the pod name, then the user's relabelings
+    shard, *rest = endpoint["relabelings"]
+    assert rest == ALL_ON["serviceMonitor"]["relabelings"]
+    assert shard["sourceLabels"] == ["__meta_kubernetes_pod_name"]
+    assert shard["targetLabel"] == "shard"
+    name = one(docs, "StatefulSet")["metadata"]["name"]
+    for ordinal in (0, 2, 11):
+        match = re.fullmatch(shard["regex"], f"{name}-{ordinal}")  # Prometheus anchors it
+        assert match and shard["replacement"].replace("$1", match.group(1)) == str(ordinal)
+    # no relabelings of one's own: only the shard label
+    values = {**SHARDED, "serviceMonitor": {"enabled": True}}
+    endpoint = one(render(helm, tmp_path, values), "ServiceMonitor")["spec"]["endpoints"][0]
+    assert [r["targetLabel"] for r in endpoint["relabelings"]] == ["shard"]
+
+
+def test_sharding_brings_a_disruption_budget(helm: str, tmp_path: Path):
+    docs = render(helm, tmp_path, {"sharding": {"enabled": True, "shards": 4}})
+    budget = one(docs, "PodDisruptionBudget")["spec"]
+    stateful = one(docs, "StatefulSet")
+    assert budget == {"maxUnavailable": 1, "selector": stateful["spec"]["selector"]}
+    # podDisruptionBudget's own settings still shape it
+    docs = render(helm, tmp_path, SHARDED)  # podDisruptionBudget.minAvailable: 1
+    assert one(docs, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
+    docs = render(helm, tmp_path, {"sharding": {"enabled": True},
+                                   "podDisruptionBudget": {"maxUnavailable": "50%"}})
+    assert one(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == "50%"
+    # and without sharding it is off unless asked for
+    assert "PodDisruptionBudget" not in kinds(render(helm, tmp_path))
+
+
+def test_sharding_with_the_events_ingress(helm: str, tmp_path: Path):
+    """Any shard takes a delivery and forwards what it does not own: the Ingress keeps
+    pointing at the main Service, and the NetworkPolicy lets the shards reach each
+    other on the exporter's port (in and out)."""
+    docs = render(helm, tmp_path, SHARDED_EVENTS)
+    validate_offline(docs)
+    assert kinds(docs) == sorted(kinds(render(helm, tmp_path, SHARDED)) + ["Ingress"])
+    main, headless = services(docs)
+    backend = one(docs, "Ingress")["spec"]["rules"][0]["http"]["paths"][0]["backend"]
+    assert backend["service"]["name"] == main["metadata"]["name"]
+    assert backend["service"]["name"] != headless["metadata"]["name"]
+    selector = one(docs, "StatefulSet")["spec"]["selector"]["matchLabels"]
+    port = container(docs)["ports"][0]
+    policy = one(docs, "NetworkPolicy")["spec"]
+    peers_in = [rule for rule in policy["ingress"]
+                if rule.get("from") == [{"podSelector": {"matchLabels": selector}}]]
+    assert len(peers_in) == 1 and peers_in[0]["ports"] == [
+        {"port": port["name"], "protocol": "TCP"}]
+    peers_out = [rule for rule in policy["egress"]
+                 if rule.get("to") == [{"podSelector": {"matchLabels": selector}}]]
+    assert len(peers_out) == 1 and peers_out[0]["ports"] == [
+        {"port": port["containerPort"], "protocol": "TCP"}]
+    # without events the shards do not talk to each other: no such rules
+    policy = one(render(helm, tmp_path, SHARDED), "NetworkPolicy")["spec"]
+    assert not [r for r in policy["ingress"] + policy["egress"]
+                if {"podSelector": {"matchLabels": selector}} in r.get("from", r.get("to", []))]
+    # the config is the unsharded one (sharding is flags, not config) and passes
+    assert rendered_config(docs) == rendered_config(render(helm, tmp_path, EVENTS_ON))
+    if exporter_knows_events():
+        result = check_config(tmp_path, docs)
+        assert result.returncode == 0, result.stderr
+
+
+def test_sharding_needs_a_short_enough_name(helm: str, tmp_path: Path):
+    values = {"sharding": {"enabled": True}, "fullnameOverride": "x" * 53}
+    result = template(helm, tmp_path, values, check=False)
+    assert result.returncode != 0
+    assert "longer than 52 characters" in result.stderr
+    values["fullnameOverride"] = "x" * 52
+    validate_offline(render(helm, tmp_path, values))
+
+
+def test_the_readme_sharding_example_renders(helm: str, tmp_path: Path):
+    match = re.search(r"```yaml\n(sharding:\n.*?)```", readme_helm_section(), re.DOTALL)
+    assert match, "README's Helm sharding example not found"
+    values = yaml.safe_load(match.group(1))
+    docs = render(helm, tmp_path, values)
+    validate_offline(docs)
+    assert one(docs, "StatefulSet")["spec"]["replicas"] == values["sharding"]["shards"]
+
+
+def test_sharding_notes(helm: str, tmp_path: Path):
+    values = {k: v for k, v in SHARDED_EVENTS.items() if k not in ("serviceMonitor",
+                                                                    "prometheusRule")}
+    result = run_helm(helm, "install", "media", str(CHART), "--dry-run=client",
+                      "--namespace", "monitoring", "-f", str(values_file(tmp_path, values)))
+    notes = result.stdout.split("NOTES:", 1)[1]
+    assert f"runs {SHARDS} shards (media-ams-job-exporter-0 … media-ams-job-exporter-2)" \
+        in notes
+    assert f"--total-shards {SHARDS}" in notes
+    assert "rollout restart statefulset/media-ams-job-exporter" in notes
+    assert "rollout restart deployment" not in notes
 
 
 # ---------------------------------------------------------------- helm test hook, NOTES
@@ -1011,6 +1296,62 @@ def test_helm_test_hook_sends_basic_auth_credentials(helm: str, tmp_path: Path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+class _ShardStub(http.server.BaseHTTPRequestHandler):
+    """/readyz and /metrics of one shard (server.ordinal of server.total), with no
+    account of its own (so no ams_up)."""
+
+    def do_GET(self) -> None:
+        server: Any = self.server
+        body = b"ready" if self.path == "/readyz" else (
+            b'ams_exporter_build_info{version="0"} 1.0\n'
+            b"ams_exporter_shard_ordinal %d.0\nams_exporter_total_shards %d.0\n"
+            % (server.ordinal, server.total))
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_helm_test_hook_checks_every_shard(helm: str, tmp_path: Path):
+    """Sharded, the hook checks each shard at its own address (not one pod behind the
+    Service): ready, and reporting its ordinal and the total. A shard may own no
+    account, so ams_up is not required."""
+    docs = render(helm, tmp_path, {"sharding": {"enabled": True}})
+    test, command = _hook_script(docs)
+    env = {e["name"]: e["value"] for e in test["env"]}
+    template = flag(container(docs)["args"], "--shard.peer-url-template")
+    assert env["SHARD_URLS"].split() == [template.replace("{shard}", str(n)) for n in (0, 1)]
+    stubs = []
+    for ordinal in (0, 1):
+        server: Any = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ShardStub)
+        server.ordinal, server.total = ordinal, 2
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        stubs.append(server)
+    urls = [f"http://127.0.0.1:{s.server_address[1]}" for s in stubs]
+    try:
+        base = {**os.environ, "EXPORTER_URL": "http://127.0.0.1:9", "READY_TIMEOUT": "5"}
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                                env={**base, "SHARD_URLS": " ".join(urls)})
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert all(f"ok {url}/metrics" in result.stdout for url in urls)
+        # shard 1 answering where shard 0 should be: the hook says so
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                                env={**base, "SHARD_URLS": " ".join(reversed(urls))})
+        assert result.returncode != 0
+        assert "shard gauges" in result.stderr
+        # unsharded, the same stub lacks ams_up: the Service check fails
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                                env={**base, "EXPORTER_URL": urls[0]})
+        assert result.returncode != 0 and "ams_up{" in result.stderr
+    finally:
+        for server in stubs:
+            server.shutdown()
+            server.server_close()
 
 
 def test_notes(helm: str, tmp_path: Path):

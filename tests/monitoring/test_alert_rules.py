@@ -33,7 +33,14 @@ SPEC_ALERTS = {
     "AMSApiThrottled": "warning",
     # Push events (SPEC §5/§11, issue "Push"): deliveries the receiver refuses.
     "AMSEventDeliveriesRejected": "warning",
+    # Shards (SPEC §12, issue "Past one replica"): a shard missing leaves its accounts
+    # unwatched, as AMSExporterDown does for all of them.
+    "AMSExporterShardsMissing": "critical",
+    "AMSExporterShardingMismatch": "warning",
 }
+#: the alerts that count the shards of one installation, by these target labels
+SHARD_ALERTS = ("AMSExporterShardsMissing", "AMSExporterShardingMismatch")
+INSTALLATION = "namespace, job"
 ANNOTATIONS = {"summary", "description", "runbook_url", "dashboard_url"}
 
 
@@ -86,6 +93,11 @@ def test_every_alert_of_the_spec_with_severity_and_annotations():
     assert "$labels.instance" in found["AMSExporterDown"]["annotations"]["description"]
     # Refused deliveries are not attributed to an account: the alert names the reason.
     assert "$labels.reason" in found["AMSEventDeliveriesRejected"]["annotations"]["description"]
+    # Shard alerts name the installation (its scrape job, and namespace when there is one).
+    for name in SHARD_ALERTS:
+        annotations = found[name]["annotations"]
+        assert "$labels.job" in annotations["summary"], name
+        assert "$labels.namespace" in annotations["description"], name
 
 
 def _runbook_anchors() -> set[str]:
@@ -221,14 +233,62 @@ def test_amsjobfailed_pages_at_once_and_rides_out_restarts():
 
 
 def test_rules_ignore_the_exporters_job_and_instance_labels():
-    """Prometheus owns `job` and `instance`; only AMSExporterDown looks at its target."""
+    """Prometheus owns `job` and `instance`; only AMSExporterDown looks at its target,
+    and the shard alerts group the shards of one installation by `namespace, job`
+    (never by `instance`, which changes with every restarted pod)."""
     for rule in rules():
         name = rule.get("alert") or rule["record"]
         expr = re.sub(r"#.*", "", rule["expr"])
         if name == "AMSExporterDown":
             assert re.findall(r"\bup\{job=\"[^\"]+\"\}", expr)
             continue
+        if name in SHARD_ALERTS:
+            expr = expr.replace(f"by ({INSTALLATION})", "")
         assert not re.search(r"\b(job|instance)\b", expr), name
+
+
+def _without_comments(expr: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"#.*", "", expr)).strip()
+
+
+def test_shard_alerts_count_distinct_shards_per_installation():
+    """Both sides of every comparison aggregate to the same labels (one installation:
+    namespace and job), so they match one to one; shards are counted by distinct
+    value, so a duplicate ordinal cannot stand in for a missing one."""
+    found = alerts()
+    missing = _without_comments(found["AMSExporterShardsMissing"]["expr"])
+    assert missing == (
+        f"count by ({INSTALLATION}) ( count_values by ({INSTALLATION}) "
+        f'("ordinal", ams_exporter_shard_ordinal) ) '
+        f"< max by ({INSTALLATION}) (ams_exporter_total_shards)")
+    mismatch = _without_comments(found["AMSExporterShardingMismatch"]["expr"])
+    assert mismatch == (
+        f"count by ({INSTALLATION}) ( count_values by ({INSTALLATION}) "
+        f'("total", ams_exporter_total_shards) ) > 1')
+    defaults = threshold_defaults(RULES.read_text())
+    assert found["AMSExporterShardsMissing"]["for"] == defaults["shardsMissingFor"] == "10m"
+    assert found["AMSExporterShardingMismatch"]["for"] == defaults[
+        "shardingMismatchFor"] == "15m"
+
+
+@pytest.mark.system
+def test_shard_alert_durations_change_what_fires(tmp_path):
+    """A longer shardsMissingFor keeps the unit tests' down shard pending at 13m, and
+    the shorter shardingMismatchFor makes the resharding rollout fire: both are read
+    from the marked lines."""
+    (tmp_path / "tests").mkdir()
+    rendered = render_rules(RULES.read_text(), {"shardsMissingFor": "20m",
+                                                "shardingMismatchFor": "5m"})
+    (tmp_path / RULES.name).write_text(rendered)
+    shutil.copy(RULE_TESTS, tmp_path / "tests" / RULE_TESTS.name)
+    assert "for: 20m  # threshold: shardsMissingFor" in rendered
+    assert "for: 5m  # threshold: shardingMismatchFor" in rendered
+    result = promtool("test", "rules", str(tmp_path / "tests" / RULE_TESTS.name))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "AMSExporterShardsMissing when a shard stays down for 10 minutes" in output
+    assert "A resharding rollout raises neither shard alert" in output
+    assert "AMSJobStuckProcessing" not in output
 
 
 def test_metrics_used_by_the_rules_are_documented():

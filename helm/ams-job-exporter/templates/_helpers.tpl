@@ -235,3 +235,219 @@ podSelector:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/* The port the exporter listens on in its container (--web.listen-address). */}}
+{{- define "ams-job-exporter.containerPort" -}}10046{{- end }}
+
+{{/* Sharding (sharding.enabled): the headless Service that gives every StatefulSet pod
+a DNS name, <fullname>-<ordinal>.<headless>.<namespace>.svc. */}}
+{{- define "ams-job-exporter.headlessServiceName" -}}
+{{- printf "%s-headless" (include "ams-job-exporter.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The label that tells the headless Service from the main one (the ServiceMonitor
+selects the main one only, so that no pod is scraped twice). */}}
+{{- define "ams-job-exporter.headlessServiceLabel" -}}
+ams-job-exporter/service: headless
+{{- end }}
+
+{{/*
+The exporter's sharding flags: the ordinal from the pod name (--shard=auto), the
+number of shards, and where shard {shard} listens, for forwarding push deliveries to
+the shard that owns their account. The peer URL goes to the pod itself (through the
+headless Service's per-pod DNS name), so it uses the container port.
+*/}}
+{{- define "ams-job-exporter.shardArgs" -}}
+{{- $fullname := include "ams-job-exporter.fullname" . }}
+{{- if gt (len $fullname) 52 }}
+{{- fail (printf "sharding.enabled: the StatefulSet name %q is longer than 52 characters (its pods' controller-revision-hash label would exceed 63): set fullnameOverride" $fullname) }}
+{{- end }}
+- --shard=auto
+- --total-shards={{ int .Values.sharding.shards }}
+- {{ printf "--shard.peer-url-template=%s" (include "ams-job-exporter.peerUrlTemplate" .) | quote }}
+{{- end }}
+
+{{/* Where shard {shard} listens: its pod's DNS name under the headless Service. */}}
+{{- define "ams-job-exporter.peerUrlTemplate" -}}
+{{- printf "%s://%s-{shard}.%s.%s.svc:%s" (include "ams-job-exporter.scheme" .) (include "ams-job-exporter.fullname" .) (include "ams-job-exporter.headlessServiceName" .) .Release.Namespace (include "ams-job-exporter.containerPort" .) }}
+{{- end }}
+
+{{/*
+The exporter's pod (metadata and spec), shared by the Deployment and, with
+sharding.enabled, the StatefulSet: one definition, so the two cannot drift.
+*/}}
+{{- define "ams-job-exporter.podTemplate" -}}
+{{- $secretName := include "ams-job-exporter.secretName" . }}
+{{- $scheme := include "ams-job-exporter.scheme" . | upper -}}
+metadata:
+  annotations:
+    # A change of the config (or of the Secrets the chart renders) rolls the pods.
+    checksum/config: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}
+    {{- if and .Values.secret.create (not .Values.secret.existingSecret) }}
+    checksum/secret: {{ include (print $.Template.BasePath "/secret.yaml") . | sha256sum }}
+    {{- end }}
+    {{- if .Values.webConfig }}
+    checksum/web-config: {{ include (print $.Template.BasePath "/web-config-secret.yaml") . | sha256sum }}
+    {{- end }}
+    {{- with .Values.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  labels:
+    {{- include "ams-job-exporter.labels" . | nindent 4 }}
+    {{- if .Values.workloadIdentity.enabled }}
+    azure.workload.identity/use: "true"
+    {{- end }}
+    {{- with .Values.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  serviceAccountName: {{ include "ams-job-exporter.serviceAccountName" . }}
+  automountServiceAccountToken: {{ .Values.serviceAccount.automountServiceAccountToken }}
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  securityContext:
+    {{- toYaml .Values.podSecurityContext | nindent 4 }}
+  terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
+  containers:
+    - name: exporter
+      image: {{ include "ams-job-exporter.image" . | quote }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      args:
+        - --config.file={{ include "ams-job-exporter.configDir" . }}/config.yaml
+        - --web.listen-address=:{{ include "ams-job-exporter.containerPort" . }}
+        - --log.level={{ .Values.log.level }}
+        - --log.format={{ .Values.log.format }}
+        {{- if .Values.webConfig }}
+        - --web.config.file={{ include "ams-job-exporter.webConfigFile" . }}
+        {{- end }}
+        {{- if .Values.sharding.enabled }}
+        {{- include "ams-job-exporter.shardArgs" . | nindent 8 }}
+        {{- end }}
+        {{- with .Values.extraArgs }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      ports:
+        - name: http
+          containerPort: {{ include "ams-job-exporter.containerPort" . }}
+          protocol: TCP
+      {{- $events := .Values.events }}
+      {{- $eventsSecret := and $events.enabled $events.existingSecret }}
+      {{- if or .Values.env $eventsSecret }}
+      env:
+        {{- if $eventsSecret }}
+        # the push receiver's shared secret(s): config events.secrets references them
+        - name: EVENTS_SECRET
+          valueFrom:
+            secretKeyRef:
+              name: {{ $events.existingSecret }}
+              key: {{ $events.secretKey }}
+        {{- with $events.previousSecretKey }}
+        - name: EVENTS_SECRET_PREVIOUS
+          valueFrom:
+            secretKeyRef:
+              name: {{ $events.existingSecret }}
+              key: {{ . }}
+        {{- end }}
+        {{- end }}
+        {{- with .Values.env }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- end }}
+      {{- if or $secretName .Values.envFrom }}
+      envFrom:
+        {{- if $secretName }}
+        - secretRef:
+            name: {{ $secretName }}
+        {{- end }}
+        {{- with .Values.envFrom }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- end }}
+      livenessProbe:
+        httpGet:
+          path: /healthz
+          port: http
+          scheme: {{ $scheme }}
+        {{- with .Values.livenessProbe }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      readinessProbe:
+        httpGet:
+          path: /readyz
+          port: http
+          scheme: {{ $scheme }}
+        {{- with .Values.readinessProbe }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      securityContext:
+        {{- toYaml .Values.securityContext | nindent 8 }}
+      {{- with .Values.resources }}
+      resources:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      volumeMounts:
+        - name: config
+          mountPath: {{ include "ams-job-exporter.configDir" . }}/config.yaml
+          subPath: config.yaml
+          readOnly: true
+        - name: tmp
+          mountPath: /tmp
+        {{- if $secretName }}
+        - name: secret
+          mountPath: {{ .Values.secret.mountPath }}
+          readOnly: true
+        {{- end }}
+        {{- if .Values.webConfig }}
+        - name: web-config
+          mountPath: {{ dir (include "ams-job-exporter.webConfigFile" .) }}
+          readOnly: true
+        {{- end }}
+        {{- with .Values.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+  volumes:
+    - name: config
+      configMap:
+        name: {{ include "ams-job-exporter.fullname" . }}
+    - name: tmp
+      emptyDir:
+        {{- with .Values.tmpSizeLimit }}
+        sizeLimit: {{ . }}
+        {{- end }}
+    {{- if $secretName }}
+    - name: secret
+      secret:
+        secretName: {{ $secretName }}
+        defaultMode: 0440
+    {{- end }}
+    {{- if .Values.webConfig }}
+    - name: web-config
+      secret:
+        secretName: {{ include "ams-job-exporter.fullname" . }}-web-config
+        defaultMode: 0440
+    {{- end }}
+    {{- with .Values.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with .Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.topologySpreadConstraints }}
+  topologySpreadConstraints:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
