@@ -1,6 +1,6 @@
 """Signed Event Grid delivery tokens: verified with PyJWT against the JWKS fetched over
 HTTP the way a receiver finds it (OpenID configuration -> jwks_uri), expiring by the
-simulator clock; and a feed whose receiver checks them."""
+simulator clock; a feed whose receiver checks them; and the exporter's own validator."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from exporter.events.auth import EntraValidator
+from exporter.events.config import EntraConfig
 from exporter.jobs.states import JobState
 from exporter.simulator import ManualClock, SimJob, Simulator
 from exporter.simulator.signing import EVENT_GRID_APP_ID
@@ -171,3 +173,19 @@ def test_a_receiver_checking_entra_tokens_takes_only_published_ones(
             assert feed.delivered == 2 and feed.dropped == 0
         else:
             assert feed.dropped == 2 and feed.drop_reasons == {"status 401": 2}
+
+
+def test_the_exporters_entra_validator_takes_them(sim: Simulator, clock: ManualClock) -> None:
+    v1 = sim.issue_event_grid_token(TENANT, AUDIENCE)
+    v2 = sim.issue_event_grid_token(TENANT, AUDIENCE, version=2)
+    forged = sim.issue_event_grid_token(TENANT, AUDIENCE, signing_key="unpublished")
+    stranger = sim.issue_event_grid_token(TENANT, AUDIENCE, app_id="someone-else")
+    clock.set(time.time() - 7200)
+    expired = sim.issue_event_grid_token(TENANT, AUDIENCE)
+    config = EntraConfig(tenant_id=TENANT, audience=AUDIENCE, authority=sim.aad_authority)
+    with requests.Session() as session:
+        validator = EntraValidator(config, session)
+        assert validator.accepts(f"Bearer {v1}") and validator.accepts(f"Bearer {v2}")
+        assert not validator.accepts(f"Bearer {forged}")
+        assert not validator.accepts(f"Bearer {stranger}")
+        assert not validator.accepts(f"Bearer {expired}")
