@@ -118,8 +118,9 @@ class EventSource:
 
 
 def event_grid_time(t: float) -> str:
-    """UTC with seven fractional digits and no Z: 2018-04-20T21:26:13.8978772."""
-    ticks = round(t * 10_000_000)
+    """UTC with seven fractional digits and no Z: 2018-04-20T21:26:13.8978770 (the
+    simulator keeps microseconds, so the seventh digit is 0)."""
+    ticks = to_us(t) * 10  # t * 10**7 would exceed a double's exact integers
     seconds, fraction = divmod(ticks, 10_000_000)
     moment = datetime.fromtimestamp(seconds, timezone.utc)
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{fraction:07d}"

@@ -584,3 +584,9 @@ def test_wait_idle_returns_at_once_on_a_stopped_feed(
         started = time.monotonic()
         assert feed.wait_idle(WAIT) and feed.pending == 2
         assert time.monotonic() - started < 1
+
+
+def test_event_times_have_seven_digits_and_no_float_noise() -> None:
+    assert event_grid_time(1764478137.758) == "2025-11-30T04:48:57.7580000"
+    assert event_grid_time(T0) == "2026-01-01T00:00:00.0000000"
+    assert event_grid_time(T0 + 0.1234567) == "2026-01-01T00:00:00.1234570"
