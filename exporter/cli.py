@@ -63,12 +63,22 @@ def _serve_parser() -> argparse.ArgumentParser:
                         default=_env("web.config.file"),
                         help="exporter-toolkit web config: TLS and basic auth, re-read when "
                              "it changes (env AMS_EXPORTER_WEB_CONFIG_FILE)")
+    parser.add_argument("--web.max-requests", dest="max_requests", type=_max_requests,
+                        default=_env("web.max-requests", "40"),
+                        help="most /metrics requests answered at once; more get 503 "
+                             "(default 40, 0 = no cap; env AMS_EXPORTER_WEB_MAX_REQUESTS)")
     parser.add_argument("--demo", action="store_true",
                         default=_env("demo", "") in ("1", "true", "yes"),
                         help="run the built-in AMS simulator and the exporter against it "
                              "(no Azure needed; env AMS_EXPORTER_DEMO)")
     _add_common(parser)
     return parser
+
+
+def _max_requests(value: str) -> int:
+    if not value.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a count (0 = no cap), got {value!r}")
+    return int(value)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,11 +141,13 @@ def _once(argv: list[str]) -> int:
 
 def _serve(argv: list[str]) -> int:
     from exporter.runtime.lifecycle import Lifecycle
+    from exporter.web.limits import raise_open_files_limit
     from exporter.web.server import MetricsServer, parse_listen_address
 
     parser = _serve_parser()
     args = parser.parse_args(argv)
     setup_logging(args.log_level, args.log_format)
+    raise_open_files_limit()  # connections are not refused for want of descriptors
     try:
         host, port = parse_listen_address(args.listen_address)
     except ValueError as exc:
@@ -153,7 +165,8 @@ def _serve(argv: list[str]) -> int:
     collectors = (web_config,) if web_config is not None else ()
 
     def server_factory(exporter: Exporter) -> MetricsServer:
-        return MetricsServer(exporter, host, port, web_config)
+        return MetricsServer(exporter, host, port, web_config,
+                             max_requests=args.max_requests)
 
     if not args.demo and not args.config_file:
         parser.error("--config.file is required (or use --demo)")

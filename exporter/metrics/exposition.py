@@ -4,7 +4,6 @@ taken from one consistent set of snapshots."""
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
@@ -16,6 +15,11 @@ from exporter.metrics.aggregates import AccountView, ReloadStatus, SummaryCollec
 from exporter.metrics.per_job import gzip_member, per_job_members
 from exporter.metrics.render_cache import RenderCache
 from exporter.refresh.snapshot import Snapshot
+
+#: The encoding `body` gives for a client that does not take gzip: the parts are
+#: still gzip members (one per part), for the server to decode as it writes them;
+#: the client gets them as they are meant, with no Content-Encoding.
+IDENTITY = "identity"
 
 
 class Collector(Protocol):
@@ -42,8 +46,10 @@ def exposed_name(family: Metric) -> str:
 
 
 class Exposition:
-    """Builds scrape bodies for a set of accounts. The parts are written one after
-    the other, never joined, so a scrape of a large account copies nothing."""
+    """Builds scrape bodies for a set of accounts. The parts are gzip members,
+    written one after the other and never joined, so a scrape of a large account
+    copies nothing; for a client without gzip they are decoded a slice at a time as
+    they are written (exporter.web.body), never as a whole."""
 
     def __init__(self, accounts: Sequence[AccountView], clock: Callable[[], float],
                  reload_status: ReloadStatus | None = None,
@@ -63,7 +69,9 @@ class Exposition:
         return list(per_job_members([s.rendered for s in snapshots], now, self.excluded))
 
     def body(self, accept: str = "", gzip_ok: bool = False) -> tuple[list[bytes], str, str | None]:
-        """(body parts, content type, content encoding) of a scrape."""
+        """(body parts, content type, content encoding) of a scrape. The parts are
+        gzip members, one per part; the encoding is "gzip" when the client takes it
+        (send them as they are), else IDENTITY (decode them while writing)."""
         now = self.clock()
         snapshots = [view.refresher.snapshot for view in self.accounts]
         encoder, content_type = choose_encoder(accept)
@@ -77,6 +85,4 @@ class Exposition:
         generations = tuple(s.generation for s in snapshots)
         parts = [*self._renders.get(snapshots, generations, now),
                  gzip_member([summary.decode("utf-8")])]
-        if gzip_ok:
-            return parts, content_type, "gzip"
-        return [gzip.decompress(part) for part in parts], content_type, None
+        return parts, content_type, "gzip" if gzip_ok else IDENTITY

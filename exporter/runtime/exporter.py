@@ -7,6 +7,7 @@ new Exporter that keeps the accounts whose settings did not change.
 
 from __future__ import annotations
 
+import gzip
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -87,12 +88,14 @@ class Exporter:
 
     def exposition(self, accept: str = "",
                    gzip_ok: bool = False) -> tuple[list[bytes], str, str | None]:
-        """(body parts, content type, content encoding) of a scrape."""
+        """(body parts, content type, content encoding) of a scrape: gzip members,
+        one per part, with encoding "gzip" (send as they are) or IDENTITY (decode
+        while writing); see Exposition.body."""
         return self.exposition_builder.body(accept, gzip_ok)
 
     def text(self) -> str:
         """The exposition in the text format (for `once` and tests)."""
-        return b"".join(self.exposition()[0]).decode("utf-8")
+        return gzip.decompress(b"".join(self.exposition()[0])).decode("utf-8")
 
     def begin_stop(self) -> None:
         """Release scrapes waiting for refreshes; running refreshes are abandoned."""

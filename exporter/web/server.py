@@ -4,10 +4,17 @@ TLS, basic auth and extra headers come from an `Access` (exporter.web.config_fil
 the web config file's, or open access without one. A client that goes away while
 it is answered costs one DEBUG line; an error after the answer has started cuts the
 answer short (the connection is closed) instead of writing a 500 into its body.
+
+Hostile or broken clients get bounded time and memory (exporter.web.limits): a cap
+on concurrent /metrics requests (503 beyond it), a deadline for the request line
+and headers, an idle limit on kept-alive connections, a timeout per write, and the
+body written in bounded slices (exporter.web.body); a request whose headers end
+with the connection instead of a blank line is not answered.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import socket
 import sys
@@ -19,10 +26,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client.metrics_core import Metric
 
 from exporter import __version__
+from exporter.metrics.exposition import IDENTITY
 from exporter.runtime.exporter import Exporter
 from exporter.web.basic_auth import UNAUTHORIZED
+from exporter.web.body import gunzip_chunks, plain_length, slices
 from exporter.web.config_file import OPEN_ACCESS, Access, WebConfigFile
 from exporter.web.landing import landing_page
+from exporter.web.limits import (
+    BACKLOG,
+    HEADER_TIMEOUT,
+    IDLE_TIMEOUT,
+    MAX_REQUESTS,
+    WRITE_TIMEOUT,
+    Limits,
+)
+from exporter.web.reading import DeadlineReader
 from exporter.web.tls import peer
 
 __all__ = ["MetricsServer", "landing_page", "parse_listen_address"]
@@ -32,6 +50,8 @@ log = logging.getLogger(__name__)
 #: Answer this much before Prometheus' scrape timeout runs out.
 SCRAPE_TIMEOUT_MARGIN = 0.5
 TEXT = "text/plain; charset=utf-8"
+#: How often the accept loop looks for stop(): what stop() may wait for it.
+SHUTDOWN_POLL = 0.1
 
 
 def parse_listen_address(address: str) -> tuple[str, int]:
@@ -48,14 +68,42 @@ class _ClientGone(Exception):
     """Writing the answer failed: the client closed or reset the connection."""
 
 
+class _Slots:
+    """At most `limit` holders at once (0: no limit); taking one never waits."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.limit and self._held >= self.limit:
+                return False
+            self._held += 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self._held -= 1
+
+    @property
+    def held(self) -> int:
+        return self._held
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = BACKLOG  # socketserver's default is 5
 
-    def __init__(self, address: tuple[str, int], exporter: Exporter, access: Access) -> None:
+    def __init__(self, address: tuple[str, int], exporter: Exporter, access: Access,
+                 limits: Limits | None = None) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.exporter = exporter
         self.access = access
+        self.limits = limits or Limits()
+        self.metrics_slots = _Slots(self.limits.max_requests)
         self.in_flight = 0
         self.in_flight_changed = threading.Condition()
         super().__init__(address, _Handler)
@@ -85,6 +133,44 @@ class _Handler(BaseHTTPRequestHandler):
     #: Whether this request's status line has been written (or buffered): after
     #: that, an error can only cut the answer short.
     _response_started = False
+    _reader: DeadlineReader
+    _requests_read = 0
+
+    def setup(self) -> None:
+        super().setup()
+        # Reads go through a DeadlineReader: the request line and headers have
+        # header_timeout seconds in all, from the connection for the first request.
+        self.rfile.close()
+        self._reader = DeadlineReader(self.connection)
+        self._reader.limit(self.server.limits.header_timeout)
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        limits = self.server.limits
+        if self._requests_read:  # kept alive: idle until the next request begins
+            self._reader.wait_for_request(limits.idle_timeout, limits.header_timeout)
+        self._requests_read += 1
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        complete = super().parse_request()
+        if self._reader.eof:
+            # http.server takes the end of the stream for the end of the headers: a
+            # client that sent part of a request and closed is not answered.
+            self.close_connection = True
+            log.debug("%s closed the connection inside its request: not answered",
+                      self.address_string())
+            return False
+        if complete:
+            self.connection.settimeout(self.server.limits.write_timeout)
+        return complete
+
+    def send_error(self, code: int, message: str | None = None,
+                   explain: str | None = None) -> None:
+        if self._reader.eof:  # no answer to a request that did not arrive in full
+            self.close_connection = True
+            return
+        super().send_error(code, message, explain)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server naming)
         self._response_started = False
@@ -112,6 +198,12 @@ class _Handler(BaseHTTPRequestHandler):
         if route is None:
             self._send(404, b"not found\n", TEXT)
             return
+        slots = self.server.metrics_slots if path == "/metrics" else None
+        if slots is not None and not slots.take():
+            self._send(503, f"too many concurrent /metrics requests (--web.max-requests "
+                            f"{slots.limit}); try again later\n".encode(), TEXT,
+                       headers=[("Retry-After", "1")])
+            return
         with self.server.in_flight_changed:
             self.server.in_flight += 1
         try:
@@ -126,6 +218,8 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send(500, b"internal error\n", TEXT)
         finally:
+            if slots is not None:
+                slots.give_back()
             with self.server.in_flight_changed:
                 self.server.in_flight -= 1
                 self.server.in_flight_changed.notify_all()
@@ -159,21 +253,32 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: bytes | list[bytes], content_type: str,
               encoding: str | None = None, headers: Iterable[tuple[str, str]] = ()) -> None:
+        """Answer with `body`: its parts as they are, or, with encoding IDENTITY,
+        gzip members decoded as they are written (no Content-Encoding)."""
         parts = [body] if isinstance(body, bytes) else body
+        decode = encoding == IDENTITY
+        length = plain_length(parts) if decode else sum(len(part) for part in parts)
         try:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            if encoding:
+            if encoding and not decode:
                 self.send_header("Content-Encoding", encoding)
             for name, value in headers:
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(sum(len(part) for part in parts)))
+            self.send_header("Content-Length", str(length))
             self.end_headers()
-            if self.command != "HEAD":
-                for part in parts:
-                    self.wfile.write(part)
+            if self.command == "HEAD":
+                return
+            written = 0
+            for chunk in gunzip_chunks(parts) if decode else slices(parts):
+                self.wfile.write(chunk)  # each write has limits.write_timeout
+                written += len(chunk)
         except OSError as exc:  # reset, broken pipe, timeout, TLS alert
             raise _ClientGone from exc
+        if written != length:  # never expected: the client cannot trust this answer
+            self.close_connection = True
+            log.error("the body of %s was %d bytes, not the %d of its Content-Length",
+                      self.path.split("?", 1)[0], written, length)
 
     def send_response(self, code: int, message: str | None = None) -> None:
         self._response_started = True
@@ -189,15 +294,23 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class MetricsServer:
-    """Serves an exporter on host:port in a background thread."""
+    """Serves an exporter on host:port in a background thread.
+
+    `max_requests` caps concurrent /metrics requests (0: no cap); the timeouts, in
+    seconds, bound the request line and headers, an idle kept-alive connection, and
+    each write of an answer (exporter.web.limits)."""
 
     def __init__(self, exporter: Exporter, host: str, port: int,
-                 web_config: WebConfigFile | None = None) -> None:
+                 web_config: WebConfigFile | None = None, *,
+                 max_requests: int = MAX_REQUESTS, header_timeout: float = HEADER_TIMEOUT,
+                 idle_timeout: float = IDLE_TIMEOUT,
+                 write_timeout: float = WRITE_TIMEOUT) -> None:
         self._web_config = web_config
+        self.limits = Limits(max_requests, header_timeout, idle_timeout, write_timeout)
         self._server = _Server((host, port), exporter,
-                               OPEN_ACCESS if web_config is None else web_config)
+                               OPEN_ACCESS if web_config is None else web_config, self.limits)
         self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="http", daemon=True)
+                                        args=(SHUTDOWN_POLL,), name="http", daemon=True)
 
     @property
     def port(self) -> int:
