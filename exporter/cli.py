@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from exporter.config.errors import ConfigError
 from exporter.config.model import load_config
 from exporter.runtime.logs import LEVELS, setup_logging
 from exporter.runtime.malloc import limit_malloc_arenas
+from exporter.runtime.sharding import Sharding, ordinal_from_hostname, shard_of
 
 if TYPE_CHECKING:
     from exporter.runtime.exporter import Exporter
@@ -48,6 +50,33 @@ def _add_config(parser: argparse.ArgumentParser, required: bool) -> None:
                         help="YAML configuration file (env AMS_EXPORTER_CONFIG_FILE)")
 
 
+def _add_sharding(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shard", dest="shard", default=_env("shard", "0"),
+                        help="this process's shard number, or 'auto' to take it from the "
+                             "StatefulSet pod name's ordinal suffix (env AMS_EXPORTER_SHARD)")
+    parser.add_argument("--total-shards", dest="total_shards", type=int,
+                        default=int(_env("total-shards", "1") or 1),
+                        help="how many shards the accounts are spread over (default 1; env "
+                             "AMS_EXPORTER_TOTAL_SHARDS)")
+    parser.add_argument("--shard.peer-url-template", dest="peer_url_template",
+                        default=_env("shard.peer-url-template"),
+                        help="URL of shard {shard}, for forwarding push events to the shard "
+                             "that owns their account (env "
+                             "AMS_EXPORTER_SHARD_PEER_URL_TEMPLATE)")
+
+
+def _sharding(args: argparse.Namespace) -> Sharding:
+    """Raises ValueError with a message for the user."""
+    shard = str(args.shard).strip()
+    if shard == "auto":
+        ordinal = ordinal_from_hostname(os.environ.get("HOSTNAME") or socket.gethostname())
+    elif shard.isdigit():
+        ordinal = int(shard)
+    else:
+        raise ValueError(f"--shard: expected a number or auto, got {shard[:40]!r}")
+    return Sharding(ordinal, args.total_shards, args.peer_url_template)
+
+
 def _serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ams-job-exporter",
@@ -67,6 +96,7 @@ def _serve_parser() -> argparse.ArgumentParser:
                         default=_env("web.max-requests", "40"),
                         help="most /metrics requests answered at once; more get 503 "
                              "(default 40, 0 = no cap; env AMS_EXPORTER_WEB_MAX_REQUESTS)")
+    _add_sharding(parser)
     parser.add_argument("--demo", action="store_true",
                         default=_env("demo", "") in ("1", "true", "yes"),
                         help="run the built-in AMS simulator and the exporter against it "
@@ -107,8 +137,11 @@ def _fail_config(error: ConfigError) -> int:
 
 def _check_config(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="ams-job-exporter check-config",
-                                     description="Validate a configuration file.")
+                                     description="Validate a configuration file; with "
+                                                 "--total-shards, print each account's shard.")
     _add_config(parser, required=True)
+    parser.add_argument("--total-shards", dest="total_shards", type=int, default=None,
+                        help="print which of this many shards owns each account")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config_file)
@@ -116,6 +149,12 @@ def _check_config(argv: list[str]) -> int:
         return _fail_config(error)
     print(f"ok: {len(config.accounts)} account(s): "
           + ", ".join(a.name for a in config.accounts))
+    if args.total_shards is not None:
+        if args.total_shards < 1:
+            print("error: --total-shards: must be at least 1", file=sys.stderr)
+            return 2
+        for account in config.accounts:
+            print(f"shard {shard_of(account.name, args.total_shards)}: {account.name}")
     return 0
 
 
@@ -147,6 +186,11 @@ def _serve(argv: list[str]) -> int:
     parser = _serve_parser()
     args = parser.parse_args(argv)
     setup_logging(args.log_level, args.log_format)
+    try:
+        sharding = _sharding(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     raise_open_files_limit()  # connections are not refused for want of descriptors
     try:
         host, port = parse_listen_address(args.listen_address)
@@ -176,7 +220,7 @@ def _serve(argv: list[str]) -> int:
 
             return run_demo(server_factory, collectors)
         lifecycle = Lifecycle.from_file(args.config_file, server_factory=server_factory,
-                                        collectors=collectors)
+                                        collectors=collectors, sharding=sharding)
     except ConfigError as error:
         return _fail_config(error)
     except OSError as exc:
@@ -186,8 +230,9 @@ def _serve(argv: list[str]) -> int:
     lifecycle.install_signal_handlers()
     lifecycle.start()
     assert lifecycle.server is not None
-    log.info("ams-job-exporter %s serving %d account(s) on %s/metrics",
-             __version__, len(lifecycle.exporter.config.accounts), lifecycle.server.url)
+    shard = (f" (shard {sharding.ordinal} of {sharding.total})" if sharding.enabled else "")
+    log.info("ams-job-exporter %s serving %d account(s)%s on %s/metrics", __version__,
+             len(lifecycle.exporter.views), shard, lifecycle.server.url)
     lifecycle.run()
     log.info("stopped")
     return 0

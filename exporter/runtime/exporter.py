@@ -17,11 +17,15 @@ from prometheus_client import ProcessCollector
 
 from exporter.backends.auth.credentials import CredentialBuilder, CredentialFactory
 from exporter.config.model import Config
+from exporter.events.auth import DeliveryAuth
+from exporter.events.forward import Forwarder
+from exporter.events.receiver import EventReceiver, EventStats
 from exporter.metrics.aggregates import AccountView, ReloadStatus
 from exporter.metrics.exposition import Collector, Exposition
 from exporter.refresh.refresher import AccountRefresher
 from exporter.refresh.scheduler import RefreshScheduler
 from exporter.runtime.accounts import build_account, can_keep
+from exporter.runtime.sharding import Sharding
 
 #: The process metrics are the same for every Exporter of the process.
 _PROCESS = ProcessCollector(registry=None)
@@ -39,6 +43,8 @@ class Exporter:
         reuse: Mapping[str, AccountView] | None = None,
         reload_status: ReloadStatus | None = None,
         collectors: Sequence[Collector] = (),
+        event_stats: EventStats | None = None,
+        sharding: Sharding | None = None,
     ) -> None:
         self._environ = os.environ if environ is None else environ
         self._credentials = credential_factory or CredentialBuilder(self._environ)
@@ -47,8 +53,11 @@ class Exporter:
         self.clock = clock
         self.collectors = collectors
         self.reload_status = reload_status or ReloadStatus()
+        self.sharding = sharding or Sharding()
         self.views: list[AccountView] = []
         for account in config.accounts:
+            if not self.sharding.owns(account.name):
+                continue  # another shard refreshes and exports it
             kept = (reuse or {}).get(account.name)
             if kept is not None and can_keep(kept, account, config):
                 kept.refresher.config = config  # new retention/refresh settings apply
@@ -58,6 +67,19 @@ class Exporter:
                 account, config, clock=clock, session_factory=session_factory,
                 credentials=self._credentials, environ=self._environ))
         self.scheduler = RefreshScheduler(self.refreshers)
+        self.event_stats = event_stats or EventStats()
+        self.events: EventReceiver | None = None
+        if config.events.enabled:
+            forwarder = None
+            if self.sharding.enabled:
+                forwarder = Forwarder(config.events, self.sharding, config.accounts,
+                                      session_factory())
+            self.events = EventReceiver(config.events, self.refreshers,
+                                        DeliveryAuth(config.events, session_factory()),
+                                        self.event_stats, clock, forwarder)
+            collectors = (*collectors, self.event_stats)
+        if self.sharding.enabled:
+            collectors = (*collectors, self.sharding)
         self.exposition_builder = Exposition(self.views, clock, self.reload_status, _PROCESS,
                                              frozenset(config.metrics.exclude), collectors)
 
@@ -67,7 +89,8 @@ class Exporter:
         return Exporter(config, clock=self.clock, session_factory=self._session_factory,
                         credential_factory=self._credentials, environ=self._environ,
                         reuse={v.refresher.name: v for v in self.views},
-                        reload_status=self.reload_status, collectors=self.collectors)
+                        reload_status=self.reload_status, collectors=self.collectors,
+                        event_stats=self.event_stats, sharding=self.sharding)
 
     @property
     def refreshers(self) -> list[AccountRefresher]:

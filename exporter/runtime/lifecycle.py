@@ -23,6 +23,7 @@ from exporter.config.model import Config, load_config
 from exporter.metrics.exposition import Collector
 from exporter.runtime.exporter import Exporter
 from exporter.runtime.files import WatchedFile
+from exporter.runtime.sharding import Sharding
 from exporter.web.server import MetricsServer
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,9 @@ class Lifecycle:
 
     def __init__(self, config: Config, *, config_path: str | None = None,
                  server_factory: ServerFactory | None = None,
-                 collectors: Sequence[Collector] = ()) -> None:
-        self.exporter = Exporter(config, collectors=collectors)
+                 collectors: Sequence[Collector] = (),
+                 sharding: Sharding | None = None) -> None:
+        self.exporter = Exporter(config, collectors=collectors, sharding=sharding)
         self.server = server_factory(self.exporter) if server_factory is not None else None
         self._watched = WatchedFile(config_path) if config_path else None
         self._reload = threading.Event()
@@ -48,10 +50,11 @@ class Lifecycle:
 
     @classmethod
     def from_file(cls, path: str, *, server_factory: ServerFactory | None = None,
-                  collectors: Sequence[Collector] = ()) -> Lifecycle:
+                  collectors: Sequence[Collector] = (),
+                  sharding: Sharding | None = None) -> Lifecycle:
         """Raises ConfigError for an invalid file (the caller exits 2)."""
         return cls(load_config(path), config_path=path, server_factory=server_factory,
-                   collectors=collectors)
+                   collectors=collectors, sharding=sharding)
 
     def start(self) -> Lifecycle:
         if self.server is not None:
