@@ -79,10 +79,19 @@ class EntraValidator:
                 return False
             claims = jwt.decode(
                 token, key=key, algorithms=["RS256"], audience=list(self.config.audiences),
-                issuer=list(self.issuers), leeway=CLOCK_SKEW_SECONDS,
-                options={"require": ["exp", "iss", "aud"]})
+                issuer=list(self.issuers),
+                # expiry and not-before are checked below, by the injected clock
+                options={"require": ["exp", "iss", "aud"], "verify_exp": False,
+                         "verify_nbf": False})
         except jwt.PyJWTError as exc:
             log.debug("events: token refused: %s", type(exc).__name__)
+            return False
+        now = self.clock()
+        expires, not_before = claims.get("exp"), claims.get("nbf", 0)
+        if not isinstance(expires, int | float) or now > expires + CLOCK_SKEW_SECONDS \
+                or not isinstance(not_before, int | float) \
+                or now < not_before - CLOCK_SKEW_SECONDS:
+            log.debug("events: token expired or not yet valid")
             return False
         client = claims.get("appid") or claims.get("azp")
         if client not in self.config.allowed_client_ids:
@@ -133,9 +142,10 @@ class EntraValidator:
 class DeliveryAuth:
     """Secrets and/or Entra; with neither (insecure_no_auth), everything passes."""
 
-    def __init__(self, config: EventsConfig, session: requests.Session) -> None:
+    def __init__(self, config: EventsConfig, session: requests.Session,
+                 clock: Callable[[], float] = time.time) -> None:
         self.secrets = SecretCheck(config.secrets)
-        self.entra = EntraValidator(config.entra, session) if config.entra else None
+        self.entra = EntraValidator(config.entra, session, clock) if config.entra else None
         self.open = not self.secrets and self.entra is None
 
     def accepts(self, query: Mapping[str, str], headers: Mapping[str, str]) -> bool:

@@ -75,7 +75,7 @@ class Exporter:
                 forwarder = Forwarder(config.events, self.sharding, config.accounts,
                                       session_factory())
             self.events = EventReceiver(config.events, self.refreshers,
-                                        DeliveryAuth(config.events, session_factory()),
+                                        DeliveryAuth(config.events, session_factory(), clock),
                                         self.event_stats, clock, forwarder)
             collectors = (*collectors, self.event_stats)
         if self.sharding.enabled:

@@ -22,10 +22,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 from prometheus_client.metrics_core import Metric
+from requests.structures import CaseInsensitiveDict
 
 from exporter import __version__
+from exporter.events.receiver import EventReceiver, Reply
 from exporter.metrics.exposition import IDENTITY
 from exporter.runtime.exporter import Exporter
 from exporter.web.basic_auth import UNAUTHORIZED
@@ -96,6 +99,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = BACKLOG  # socketserver's default is 5
 
+    #: Set by MetricsServer.stop: requests on connections still open get 503.
+    stopped = False
+
     def __init__(self, address: tuple[str, int], exporter: Exporter, access: Access,
                  limits: Limits | None = None) -> None:
         if ":" in address[0]:
@@ -163,6 +169,11 @@ class _Handler(BaseHTTPRequestHandler):
             return False
         if complete:
             self.connection.settimeout(self.server.limits.write_timeout)
+        if complete and self.server.stopped:
+            # A kept-alive connection outlives the listener: no new work after stop.
+            self.close_connection = True
+            self.send_error(503, "shutting down")
+            return False
         return complete
 
     def send_error(self, code: int, message: str | None = None,
@@ -184,6 +195,71 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:  # noqa: N802
         self.do_GET()
+
+    # ------------------------------------------------------------- push events
+
+    def do_POST(self) -> None:  # noqa: N802
+        """Push deliveries at events.path: their own authentication (a secret or an
+        Entra token), not the web config's basic auth; everything else is 404."""
+        self._response_started = False
+        path, _, query = self.path.partition("?")
+        receiver = self.server.exporter.events
+        try:
+            if receiver is None or path != receiver.path:
+                self._send(404, b"not found\n", TEXT)
+                return
+            self._deliver(receiver, query)
+        except _ClientGone as gone:
+            self.close_connection = True
+            log.debug("%s went away during POST %s: %s", self.address_string(), path,
+                      gone.__cause__)
+
+    def do_OPTIONS(self) -> None:  # noqa: N802
+        """The CloudEvents webhook handshake (Event Grid's subscription validation)."""
+        self._response_started = False
+        receiver = self.server.exporter.events
+        try:
+            if receiver is None or self.path.partition("?")[0] != receiver.path:
+                self._send(404, b"not found\n", TEXT)
+                return
+            self._reply(receiver.options(self._header_map()))
+        except _ClientGone:
+            self.close_connection = True
+
+    def _deliver(self, receiver: EventReceiver, query: str) -> None:
+        params = {key: values[0] for key, values in
+                  parse_qs(query, keep_blank_values=True, max_num_fields=20).items()}
+        refusal = receiver.authorize(params, self._header_map())
+        if refusal is not None:
+            self._reply(refusal)
+            return
+        declared = self.headers.get("Content-Length", "")
+        if self.headers.get("Transfer-Encoding") or not declared.isdigit():
+            self.close_connection = True
+            self._send(411, b"a Content-Length is required\n", TEXT)
+            return
+        if int(declared) > receiver.config.max_body_bytes:
+            self._reply(receiver.too_large())
+            return
+        self._reader.limit(self.server.limits.header_timeout)  # the body, in time too
+        try:
+            body = self.rfile.read(int(declared))
+        except OSError as exc:
+            raise _ClientGone from exc
+        if len(body) != int(declared):  # the client stopped sending: nothing applied
+            self.close_connection = True
+            log.debug("%s sent %d of %d body bytes: not applied", self.address_string(),
+                      len(body), int(declared))
+            return
+        self._reply(receiver.deliver(body, self._header_map()))
+
+    def _header_map(self) -> CaseInsensitiveDict[str]:
+        return CaseInsensitiveDict(self.headers.items())
+
+    def _reply(self, reply: Reply) -> None:
+        if reply.close:
+            self.close_connection = True  # the body was not read
+        self._send(reply.status, reply.body, reply.content_type, headers=reply.headers)
 
     def _answer(self, path: str) -> None:
         if not self.server.access.authorized(path, self.headers.get("Authorization")):
@@ -346,6 +422,7 @@ class MetricsServer:
     def stop(self, grace: float = 4.0) -> None:
         """Stop accepting, let requests in progress finish (at most `grace` seconds;
         scrapes waiting for a refresh are released by Exporter.begin_stop), close."""
+        self._server.stopped = True
         if self._thread.is_alive():  # shutdown() waits for serve_forever: only if it runs
             self._server.shutdown()
         self._server.exporter.begin_stop()
