@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Sequence
 
@@ -20,13 +21,14 @@ V3_ACCOUNT, RMS_ACCOUNT, MKIO_ACCOUNT = "demo-v3", "demo-rms", "demo-mkio"
 MKIO_PROJECT = "demo-project"
 
 
-def demo_config(simulator: Simulator, mkio_token: str) -> Config:
+def demo_config(simulator: Simulator, mkio_token: str, events_secret: str) -> Config:
     """A config a new user could have written: one account of each kind, progress on,
-    a quick refresh."""
+    push events on (so changes show at once), polling as the safety net."""
     v3 = simulator.arm_account(V3_ACCOUNT)
     rms = simulator.arm_account(RMS_ACCOUNT)
     return build_config({
-        "refresh": {"min_interval": "5s"},
+        "refresh": {"min_interval": "30s"},
+        "events": {"enabled": True, "secrets": [events_secret]},
         "accounts": [
             {"name": DEMO_ACCOUNT, "api": "v2", "endpoint": simulator.v2_endpoint(DEMO_ACCOUNT),
              "auth": {"method": "none"}, "progress": True},
@@ -69,18 +71,24 @@ def run_demo(server_factory: ServerFactory, collectors: Sequence[Collector] = ()
     simulator = start_demo_simulator()
     try:
         token = simulator.add_mkio_token(MKIO_ACCOUNT)
-        lifecycle = Lifecycle(demo_config(simulator, token),
+        events_secret = secrets.token_urlsafe(16)
+        lifecycle = Lifecycle(demo_config(simulator, token, events_secret),
                               server_factory=server_factory, collectors=collectors)
         assert lifecycle.server is not None
         lifecycle.install_signal_handlers()
         lifecycle.start()
         url = lifecycle.server.url
+        # The simulator as Event Grid and as MK.IO's webhooks: changes show at once.
+        simulator.start_events(f"{url}/events", secret=events_secret,
+                               accounts=[V3_ACCOUNT, RMS_ACCOUNT, MKIO_ACCOUNT],
+                               verify=False)
         print(f"AMS simulator:           {simulator.url} (AMS v2 and v3, Ravnur RMS, "
               "MediaKind MK.IO)", flush=True)
         print(f"Exporter metrics:        {url}/metrics", flush=True)
         print(f"Exporter landing page:   {url}/", flush=True)
-        print("Jobs queue, process, finish, fail and get canceled every few seconds; "
-              "press Ctrl-C to stop.", flush=True)
+        print("Jobs queue, process, finish, fail and get canceled every few seconds; the v3, "
+              "RMS and MK.IO accounts push their changes to /events. Press Ctrl-C to stop.",
+              flush=True)
         lifecycle.run()
     finally:
         simulator.stop()

@@ -78,6 +78,9 @@ def test_demo_shows_changing_metrics_within_a_minute():
         for account in ("demo", "demo-v3", "demo-rms", "demo-mkio"):  # v2, v3, RMS, MK.IO
             assert metrics.value("ams_up", account=account) == 1
             assert sum(metrics.find("ams_jobs", account=account).values()) > 0
+        assert wait_until(lambda: sum(parse_exposition(requests.get(url, timeout=10).text)
+                                      .find("ams_events_received_total").values()) > 0,
+                          timeout=30), "the simulator pushes events to the demo"
         landing = requests.get(url.removesuffix("metrics"), timeout=10).text
         assert "<td>demo-rms</td><td>v3</td><td>rms_api_key</td><td>ok</td>" in landing
         assert "<td>demo-mkio</td><td>mkio</td><td>token</td><td>ok</td>" in landing
