@@ -3,12 +3,16 @@ normalized jobs: the job JSON of AMS v3, Ravnur RMS and MediaKind MK.IO."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from exporter.backends.odata import DateFormatError, parse_datetime
 from exporter.backends.records import MalformedRecord, bounded_code
-from exporter.jobs.model import ErrorInfo, Job
+from exporter.jobs.model import ErrorInfo, Job, Listing
 from exporter.jobs.states import JobState
+
+log = logging.getLogger(__name__)
 
 PRIORITIES = {"low": 0, "normal": 1, "high": 2}
 #: Times before this are placeholders, not times (AMS launched in 2013).
@@ -86,3 +90,19 @@ def _outputs(outputs: Any) -> tuple[float | None, tuple[ErrorInfo, ...]]:
                              else "Unknown")] = None
     progress_ratio = sum(progresses) / len(progresses) if progresses else None
     return progress_ratio, tuple(errors)
+
+
+def listing_of(items: Iterable[Any], transform_of: Callable[[Any], str],
+               limit: int | None) -> Listing:
+    """The jobs of a list's items: each parsed for its transform, malformed ones
+    counted and skipped (the rest of the page still counts)."""
+    listing = Listing(limit=limit)
+    for item in items:
+        try:
+            job = parse_job(item, transform_of(item))
+        except MalformedRecord as exc:
+            listing.malformed += 1
+            log.debug("skipping malformed job record: %s", exc)
+            continue
+        listing.add(job)
+    return listing

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from exporter.backends.arm_records import parse_job
+from exporter.backends.arm_records import listing_of, parse_job
 from exporter.backends.odata import any_of, selection_clauses, string_literal
 from exporter.backends.records import MalformedRecord
 from exporter.backends.transport import ApiError, Transport, json_body
@@ -82,17 +82,8 @@ class V3Client:
 
     def list_jobs(self, transform: str, filter_text: str = "", orderby: str = "") -> Listing:
         params = {"$filter": filter_text, "$orderby": orderby}
-        listing = Listing(limit=self.max_jobs)
         url = self._url(f"/transforms/{quote(transform, safe='')}/jobs", params)
-        for item in self._pages(url):
-            try:
-                job = parse_job(item, transform)
-            except MalformedRecord as exc:
-                listing.malformed += 1
-                log.debug("skipping malformed job record: %s", exc)
-                continue
-            listing.add(job)
-        return listing
+        return listing_of(self._pages(url), lambda _: transform, self.max_jobs)
 
     def get_job(self, transform: str, name: str) -> Job | None:
         """One job, or None when it no longer exists (404)."""

@@ -16,9 +16,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
-from exporter.backends.arm_records import parse_job
+from exporter.backends.arm_records import listing_of
 from exporter.backends.odata import any_of, string_literal
-from exporter.backends.records import MalformedRecord
 from exporter.backends.transport import ApiError, Transport, json_body
 from exporter.jobs.model import Listing
 from exporter.jobs.states import JobState
@@ -77,18 +76,9 @@ class MkioClient:
         params = {"$top": str(PAGE_SIZE)}
         if filter_text:
             params["$filter"] = filter_text
-        listing = Listing(limit=self.max_jobs)
         url = f"{self.base}{path}?{urlencode(params, quote_via=quote, safe='')}"
-        for item in self._pages(url, bool(filter_text)):
-            job_transform = transform_of(item) or transform or ""
-            try:
-                job = parse_job(item, job_transform)
-            except MalformedRecord as exc:
-                listing.malformed += 1
-                log.debug("skipping malformed job record: %s", exc)
-                continue
-            listing.add(job)
-        return listing
+        return listing_of(self._pages(url, bool(filter_text)),
+                          lambda item: transform_of(item) or transform or "", self.max_jobs)
 
     def _pages(self, url: str, filtered: bool) -> Iterator[Any]:
         seen: set[str] = set()
