@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import os
 
-Signature = tuple[int, int, int] | None
+Signature = tuple[int, int, int, int] | None
 
 
 def file_signature(path: str) -> Signature:
-    """(mtime in ns, size, inode) of `path`, or None when it cannot be read."""
+    """(mtime in ns, size, inode, device) of `path`, or None when it cannot be read:
+    a file replaced by a rename (as Kubernetes does with mounted Secrets) shows too."""
     try:
         stat = os.stat(path)
     except OSError:
         return None
-    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_dev)
 
 
 class WatchedFile:

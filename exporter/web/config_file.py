@@ -9,7 +9,6 @@ from the file; `OPEN_ACCESS` is the answer without one.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import ssl
 import threading
@@ -22,6 +21,7 @@ from typing import Any, Protocol
 from prometheus_client.core import GaugeMetricFamily
 
 from exporter.config.errors import ConfigError
+from exporter.runtime.files import file_signature
 from exporter.web.basic_auth import BasicAuth, Checker, bcrypt_checker
 from exporter.web.policy import weakening
 from exporter.web.tls import server_side
@@ -125,10 +125,12 @@ class WebConfigFile:
 
     def _signature(self, config: WebConfig, first: Any = None) -> Signature:
         files = config.tls.files() if config.tls else ()
-        return (first if first is not None else _stat(self.path), *map(_stat, files))
+        own = first if first is not None else file_signature(self.path)
+        return (own, *map(file_signature, files))
 
     def _load(self) -> _Active:
-        before = _stat(self.path)  # taken before reading: a write during it shows next time
+        # taken before reading: a write during the read shows next time
+        before = file_signature(self.path)
         config = load_web_config(self.path)
         auth = None
         if config.users:
@@ -209,10 +211,3 @@ class WebConfigFile:
 
     families = collect
 
-
-def _stat(path: str) -> tuple[int, int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
