@@ -14,6 +14,7 @@ with the connection instead of a blank line is not answered.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import socket
@@ -144,6 +145,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's
+        # algorithm holds the second until the client's delayed ACK (~40 ms a request).
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # Reads go through a DeadlineReader: the request line and headers have
         # header_timeout seconds in all, from the connection for the first request.
         self.rfile.close()
