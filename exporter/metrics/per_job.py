@@ -365,7 +365,7 @@ def render_account(account: str, jobs: Mapping[JobKey, Job] | Iterable[Job],
     old = previous.jobs
     if old is not jobs:
         # The jobs that are not the very objects rendered before (equal ones only
-        # swap objects, see _replaced), found at C speed: ~10 ns a job.
+        # swap objects, see _replaced), found without Python code per job (~100 ns).
         keys = jobs.keys()
         changed = {key: jobs[key] for key in compress(
             keys, map(is_not, map(old.get, keys), jobs.values()))}
