@@ -75,9 +75,9 @@ class RenderCache:
                 return cached.body
         self._want(snapshots, generations)
         with self._render_lock:
-            cached = self._cached  # another scrape may have rendered meanwhile
+            cached = self._cached  # another scrape (or the background) rendered meanwhile
             if (cached is not None and _covers(cached.generations, generations)
-                    and -FRESH_SECONDS < now - cached.rendered_at < FRESH_SECONDS):
+                    and -FRESH_SECONDS < now - cached.rendered_at < SERVE_STALE_SECONDS):
                 return cached.body
             snapshots, generations = self._newest(snapshots, generations)
             return self._render(snapshots, generations, now, reuse=True)
