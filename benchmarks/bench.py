@@ -1298,8 +1298,10 @@ def main() -> int:
         print(soak_report(result))
         if args.write:
             path = ROOT / "benchmarks" / "RESULTS.md"
-            path.write_text(path.read_text() + SOAK_HEADING + "\n" + soak_report(result) + "\n"
-                            + SOAK_END)
+            text = path.read_text()
+            if SOAK_HEADING in text:  # the last section: this soak replaces it
+                text = text[:text.index(SOAK_HEADING)]
+            path.write_text(text + SOAK_HEADING + "\n" + soak_report(result) + "\n" + SOAK_END)
         return 0
     load_before = load_average()
 
