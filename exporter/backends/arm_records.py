@@ -3,20 +3,21 @@ normalized jobs: the job JSON of AMS v3, Ravnur RMS and MediaKind MK.IO."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from exporter.backends.odata import DateFormatError, parse_datetime
-from exporter.backends.records import MalformedRecord, bounded_code
+from exporter.backends.records import (
+    MALFORMED,
+    MalformedRecord,
+    bounded_code,
+    creation_time,
+    real_time,
+)
 from exporter.jobs.model import ErrorInfo, Job, Listing
 from exporter.jobs.states import JobState
 
-log = logging.getLogger(__name__)
-
 PRIORITIES = {"low": 0, "normal": 1, "high": 2}
-#: Times before this are placeholders, not times (AMS launched in 2013).
-NO_TIME_BEFORE = 946684800.0  # 2000-01-01T00:00:00Z
 _STATES = {state.name.lower(): state for state in JobState}
 
 
@@ -37,26 +38,23 @@ def parse_job(resource: Any, transform: str) -> Job:
     if not isinstance(priority_text, str) or priority_text.lower() not in PRIORITIES:
         raise MalformedRecord("unknown priority")
     try:
-        created = parse_datetime(properties.get("created"))
-        last_modified = parse_datetime(properties.get("lastModified"))
-        start_time = parse_datetime(properties.get("startTime"))
-        end_time = parse_datetime(properties.get("endTime"))
+        created, last_modified, start_time, end_time = (
+            real_time(parse_datetime(properties.get(key)))
+            for key in ("created", "lastModified", "startTime", "endTime"))
     except DateFormatError as exc:
         raise MalformedRecord(str(exc)) from exc
-    if created is None or created < NO_TIME_BEFORE:
-        # 2018-era bodies say 0001-01-01T00:00:00Z (.NET's DateTime.MinValue): the
-        # earliest time the job does report is the best creation time there is.
-        known = [t for t in (start_time, end_time, last_modified)
-                 if t is not None and t >= NO_TIME_BEFORE]
-        if not known:
-            raise MalformedRecord("created is missing")
-        created = min(known)
+    # 2018-era bodies say 0001-01-01T00:00:00Z (.NET's DateTime.MinValue) for
+    # `created`: the earliest time the job does report is the best creation time
+    # there is. With none at all (the 2018-07-01 REST spec's Queued example), the
+    # job is still exported: its creation is dated when the exporter first sees it.
+    creation, created_unknown = creation_time(created, start_time, end_time, last_modified)
     progress, errors = _outputs(properties.get("outputs"))
     return Job(
         job_id=name,
         name=name,
         state=_STATES[state_text.lower()],
-        created=created,
+        created=creation,
+        created_unknown=created_unknown,
         last_modified=last_modified,
         start_time=start_time,
         end_time=end_time,
@@ -102,7 +100,7 @@ def listing_of(items: Iterable[Any], transform_of: Callable[[Any], str],
             job = parse_job(item, transform_of(item))
         except MalformedRecord as exc:
             listing.malformed += 1
-            log.debug("skipping malformed job record: %s", exc)
+            MALFORMED.skipped(item, exc, ("name",))
             continue
         listing.add(job)
     return listing

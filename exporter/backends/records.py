@@ -1,9 +1,23 @@
 """What every backend's record parsing shares: the error for one record that
-cannot be understood (skipped and counted), and bounded label values."""
+cannot be understood (skipped, counted and logged once), bounded label values, and
+the line between a real time and a placeholder."""
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+log = logging.getLogger(__name__)
+
 _ERROR_CODE_MAX = 64
+#: Times before this are placeholders, not times (AMS launched in 2013): .NET's
+#: DateTime.MinValue, 0001-01-01T00:00:00Z, stands for "not set" in AMS bodies.
+NO_TIME_BEFORE = 946684800.0  # 2000-01-01T00:00:00Z
+#: Distinct malformed records logged per process; past this they are only counted.
+MAX_LOGGED_MALFORMED = 10_000
+_NAME_SHOWN = 120
 
 
 class MalformedRecord(ValueError):
@@ -14,3 +28,52 @@ def bounded_code(code: str) -> str:
     """Error codes become label values: keep them short and plain."""
     cleaned = "".join(ch for ch in code if ch.isascii() and (ch.isalnum() or ch in "._-"))
     return cleaned[:_ERROR_CODE_MAX] or "Other"
+
+
+def real_time(moment: float | None) -> float | None:
+    """A parsed time, or None when it is a placeholder for "not set"."""
+    return None if moment is None or moment < NO_TIME_BEFORE else moment
+
+
+def creation_time(created: float | None, *others: float | None) -> tuple[float, bool]:
+    """(creation time, whether it is unknown). A placeholder `created` gives way to
+    the earliest real time the job reports (2018-era AMS v3 bodies); with none at
+    all the job is still exported and jobs.model dates it when the exporter first
+    sees it (the placeholder returned here is replaced there)."""
+    if created is not None:
+        return created, False
+    known = [t for t in others if t is not None]
+    return (min(known), False) if known else (NO_TIME_BEFORE, True)
+
+
+class _MalformedLog:
+    """Logs a malformed record once per record (by its name and reason), not on every
+    refresh that meets it again; the count in ams_jobs_skipped_total is kept apart."""
+
+    def __init__(self) -> None:
+        self._seen: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def skipped(self, record: Any, reason: Exception, name_keys: tuple[str, ...]) -> None:
+        name = _record_name(record, name_keys)
+        key = (name, str(reason))
+        with self._lock:
+            if key in self._seen or len(self._seen) >= MAX_LOGGED_MALFORMED:
+                return
+            self._seen.add(key)
+        log.warning("skipping a malformed job record (%s): %s; counted in "
+                    "ams_jobs_skipped_total{reason=\"malformed\"}, logged once",
+                    f"name {name!r}" if name else "no name", reason)
+
+
+def _record_name(record: Any, name_keys: tuple[str, ...]) -> str:
+    if not isinstance(record, Mapping):
+        return ""
+    for key in name_keys:
+        value = record.get(key)
+        if isinstance(value, str) and value:
+            return value[:_NAME_SHOWN]
+    return ""
+
+
+MALFORMED = _MalformedLog()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from exporter.jobs.states import JobState
 
@@ -38,6 +39,9 @@ class Job:
     transform: str = ""
     progress: float | None = None
     errors: tuple[ErrorInfo, ...] = field(default=())
+    #: The API gave no real creation time (only placeholders such as .NET's
+    #: 0001-01-01T00:00:00Z): `created` is when the exporter first saw the job.
+    created_unknown: bool = False
 
     @property
     def key(self) -> JobKey:
@@ -56,6 +60,20 @@ class Job:
         if self.start_time is None:
             return 0.0
         return max(0.0, now - self.start_time)
+
+
+def date_unknown_creations(jobs: dict[JobKey, Job], previous: Mapping[JobKey, Job],
+                           now: float) -> dict[JobKey, Job]:
+    """Give jobs without a real creation time the time the exporter first saw them:
+    the one it gave them before, else `now`. Ages then count from first sight."""
+    dated = dict(jobs)
+    for key, job in jobs.items():
+        if job.created_unknown:
+            before = previous.get(key)
+            seen = before.created if before is not None and before.created_unknown else now
+            if job.created != seen:
+                dated[key] = replace(job, created=seen)
+    return dated
 
 
 def keep_rank(job: Job) -> tuple[bool, float]:

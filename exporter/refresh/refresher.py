@@ -24,7 +24,7 @@ from exporter.backends.transport import ApiError, ThrottledError
 from exporter.config.model import Config
 from exporter.events.apply import apply_event, apply_record
 from exporter.events.model import JobEvent
-from exporter.jobs.model import Job, JobKey, Listing, keep_rank
+from exporter.jobs.model import Job, JobKey, Listing, date_unknown_creations, keep_rank
 from exporter.jobs.states import JobState
 from exporter.refresh.snapshot import Renderer, Snapshot, no_rendering
 from exporter.refresh.status import AccountStatus
@@ -147,7 +147,8 @@ class AccountRefresher:
             status.skipped["malformed"] += listing.malformed
             status.skipped["limit"] += listing.over_limit
             self._advance_watermark(listing, reset=True)
-            return self._select(listing.jobs, now), True
+            return self._select(date_unknown_creations(listing.jobs, self._jobs, now),
+                                now), True
         merged = {**self._jobs, **changed.jobs}
         vanished = [key for key, job in self._jobs.items()
                     if job.state.is_active and key not in changed.jobs]
@@ -162,7 +163,7 @@ class AccountRefresher:
         status.skipped["malformed"] += changed.malformed
         status.skipped["limit"] += changed.over_limit
         self._advance_watermark(changed, reset=False)
-        return self._select(merged, now), False
+        return self._select(date_unknown_creations(merged, self._jobs, now), now), False
 
     def _advance_watermark(self, listing: Listing, reset: bool) -> None:
         newest = max((job.last_modified or job.created for job in listing.jobs.values()),

@@ -6,7 +6,8 @@ without `__metadata`, Tasks with HistoricalEvents, RunningDuration that is not
 EndTime - StartTime, v3 inputs as `#Microsoft.Media.JobInputs`, output labels
 `{presetName}_{index}`, error detail codes unlike the top-level code, times with seven
 fractional digits, and 2018-era bodies (`"error": null`, a Processing job without
-`startTime`, `created` of 0001-01-01T00:00:00Z, no systemData).
+`startTime`, `created` of 0001-01-01T00:00:00Z, no systemData; a job not started yet
+with `lastModified` of 0001-01-01T00:00:00Z too, so it carries no real time at all).
 
 Off by default (Simulator(fidelity=False)): the bodies tests and the golden exposition
 pin stay as they were. When on, which job shows which trait depends only on the seed

@@ -235,7 +235,11 @@ def job_resource(
     if job.name:
         properties["description"] = job.name
     properties["input"] = _input(job, traits)
-    properties["lastModified"] = _stamp(view.last_modified_us, traits)
+    # The 2018-07-01 REST spec's list example: a Queued job whose `created` and
+    # `lastModified` are both the placeholder, and no other time.
+    unstarted_2018 = era_2018 and view.start_us is None and view.end_us is None
+    properties["lastModified"] = (CREATED_2018 if unstarted_2018
+                                  else _stamp(view.last_modified_us, traits))
     properties["outputs"] = _outputs(view, preset, traits)
     properties["priority"] = priority_name(job.priority)
     properties["correlationData"] = {}

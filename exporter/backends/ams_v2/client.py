@@ -23,6 +23,7 @@ from exporter.backends.odata import (
     selection_clauses,
     string_literal,
 )
+from exporter.backends.records import MALFORMED
 from exporter.backends.transport import ApiError, Transport, json_body
 from exporter.jobs.model import Listing
 from exporter.jobs.states import JobState
@@ -163,7 +164,7 @@ class V2Client:
                 job = parse_job(entity)
             except MalformedRecord as exc:
                 listing.malformed += 1
-                log.debug("skipping malformed job record: %s", exc)
+                MALFORMED.skipped(entity, exc, ("Id", "Name"))
                 continue
             listing.add(job)
 

@@ -10,7 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter.backends.odata import DateFormatError, parse_datetime
-from exporter.backends.records import MalformedRecord, bounded_code
+from exporter.backends.records import (
+    MalformedRecord,
+    bounded_code,
+    creation_time,
+    real_time,
+)
 from exporter.jobs.model import ErrorInfo, Job
 from exporter.jobs.states import JobState
 
@@ -52,9 +57,13 @@ def parse_job(entity: Any) -> Job:
         if not isinstance(name, str):
             raise MalformedRecord("Name is not a string")
         state = _state(entity.get("State"))
-        created = parse_datetime(entity.get("Created"))
-        if created is None:
+        if entity.get("Created") is None:
             raise MalformedRecord("Created is missing")
+        created, last_modified, start_time, end_time = (
+            real_time(parse_datetime(entity.get(key)))
+            for key in ("Created", "LastModified", "StartTime", "EndTime"))
+        creation, created_unknown = creation_time(created, start_time, end_time,
+                                                  last_modified)
         duration_ms = _number(entity.get("RunningDuration"), "RunningDuration")
         template_id = entity.get("TemplateId")
         if template_id is not None and not isinstance(template_id, str):
@@ -64,10 +73,11 @@ def parse_job(entity: Any) -> Job:
             job_id=job_id,
             name=name,
             state=state,
-            created=created,
-            last_modified=parse_datetime(entity.get("LastModified")),
-            start_time=parse_datetime(entity.get("StartTime")),
-            end_time=parse_datetime(entity.get("EndTime")),
+            created=creation,
+            created_unknown=created_unknown,
+            last_modified=last_modified,
+            start_time=start_time,
+            end_time=end_time,
             api_running_duration=None if duration_ms is None else duration_ms / 1000.0,
             priority=int(priority or 0),
             template_id=template_id or "",
