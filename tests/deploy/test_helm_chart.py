@@ -577,9 +577,9 @@ def test_a_config_the_exporter_rejects_is_caught_by_check_config(helm: str, tmp_
 
 
 def test_the_readme_values_example_installs(helm: str, tmp_path: Path):
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "deploy.md").read_text()
     match = re.search(r"```yaml\n# values-prod\.yaml\n(.*?)```", readme, re.DOTALL)
-    assert match, "README's Helm values example (# values-prod.yaml) not found"
+    assert match, "docs/deploy.md's Helm values example (# values-prod.yaml) not found"
     values = yaml.safe_load(match.group(1))
     docs = render(helm, tmp_path, values)
     validate_offline(docs)
@@ -914,16 +914,16 @@ def test_rendered_events_config_passes_check_config(helm: str, tmp_path: Path):
 
 
 def readme_helm_section() -> str:
-    """README's "### Helm" section, up to the next heading of its level or above."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("\n### Helm\n", 1)[1]
-    return re.split(r"\n#{2,3} ", section, maxsplit=1)[0]
+    """docs/deploy.md's "## Helm" section, up to the next heading of its level."""
+    readme = (ROOT / "docs" / "deploy.md").read_text()
+    section = readme.split("\n## Helm\n", 1)[1]
+    return re.split(r"\n## ", section, maxsplit=1)[0]
 
 
 def test_the_readme_events_example_renders(helm: str, tmp_path: Path):
     match = re.search(r"```yaml\n(events:\n  enabled: true\n.*?)```", readme_helm_section(),
                       re.DOTALL)
-    assert match, "README's Helm push events example not found"
+    assert match, "docs/deploy.md's Helm push events example not found"
     values = yaml.safe_load(match.group(1))
     docs = render(helm, tmp_path, values)
     validate_offline(docs)
@@ -1182,7 +1182,7 @@ def test_sharding_needs_a_short_enough_name(helm: str, tmp_path: Path):
 
 def test_the_readme_sharding_example_renders(helm: str, tmp_path: Path):
     match = re.search(r"```yaml\n(sharding:\n.*?)```", readme_helm_section(), re.DOTALL)
-    assert match, "README's Helm sharding example not found"
+    assert match, "docs/deploy.md's Helm sharding example not found"
     values = yaml.safe_load(match.group(1))
     docs = render(helm, tmp_path, values)
     validate_offline(docs)
