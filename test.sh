@@ -31,7 +31,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt_install $(printf '%s\n' "${missing[@]}" | sort -u)
 fi
 
-# helm (and kubectl) into .tools/bin, where tests/test_helm_chart.py looks first.
+# helm (and kubectl) into .tools/bin, where tests/deploy/test_helm_chart.py looks first.
 bash scripts/get-helm .tools/bin >/dev/null
 
 python3 -m pip install --quiet --disable-pip-version-check ".[test]"

@@ -80,7 +80,7 @@ def _sharding(args: argparse.Namespace) -> Sharding:
 def _serve_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ams-job-exporter",
-        description="Prometheus exporter for Azure Media Services encoding jobs. "
+        description="Prometheus exporter for media encoding jobs (MK.IO, RMS, AMS v2/v3). "
                     f"Commands: {', '.join(COMMANDS)} (serve is the default).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_config(parser, required=False)
