@@ -26,6 +26,7 @@ from exporter.refresh.refresher import AccountRefresher
 from exporter.refresh.scheduler import RefreshScheduler
 from exporter.runtime.accounts import build_account, can_keep
 from exporter.runtime.sharding import Sharding
+from exporter.web.rejections import HttpRejections
 
 #: The process metrics are the same for every Exporter of the process.
 _PROCESS = ProcessCollector(registry=None)
@@ -44,6 +45,7 @@ class Exporter:
         reload_status: ReloadStatus | None = None,
         collectors: Sequence[Collector] = (),
         event_stats: EventStats | None = None,
+        http_rejections: HttpRejections | None = None,
         sharding: Sharding | None = None,
     ) -> None:
         self._environ = os.environ if environ is None else environ
@@ -68,6 +70,9 @@ class Exporter:
                 credentials=self._credentials, environ=self._environ))
         self.scheduler = RefreshScheduler(self.refreshers)
         self.event_stats = event_stats or EventStats()
+        #: Requests the HTTP server refused before routing them (exporter.web.server).
+        self.http_rejections = http_rejections or HttpRejections()
+        collectors = (*collectors, self.http_rejections)
         self.events: EventReceiver | None = None
         if config.events.enabled:
             forwarder = None
@@ -90,7 +95,8 @@ class Exporter:
                         credential_factory=self._credentials, environ=self._environ,
                         reuse={v.refresher.name: v for v in self.views},
                         reload_status=self.reload_status, collectors=self.collectors,
-                        event_stats=self.event_stats, sharding=self.sharding)
+                        event_stats=self.event_stats,
+                        http_rejections=self.http_rejections, sharding=self.sharding)
 
     @property
     def refreshers(self) -> list[AccountRefresher]:

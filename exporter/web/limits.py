@@ -12,6 +12,11 @@ withstands"):
 - A kept-alive connection waits `IDLE_TIMEOUT` seconds for its next request.
 - A client that does not read its answer has `WRITE_TIMEOUT` seconds for each
   write (at most `body.CHUNK` bytes); then the connection is closed.
+- A request line is at most `MAX_REQUEST_LINE` bytes (414 beyond), its query at
+  most `MAX_QUERY_BYTES` bytes (414) and `MAX_QUERY_FIELDS` fields (400); a header
+  line at most `MAX_HEADER_LINE` bytes and a request at most `MAX_HEADERS` header
+  lines (431 beyond); a Content-Length at most `MAX_LENGTH_DIGITS` digits
+  (exporter.web.request_head).
 """
 
 from __future__ import annotations
@@ -27,6 +32,16 @@ IDLE_TIMEOUT = 60.0
 WRITE_TIMEOUT = 30.0
 #: Connections the kernel queues before the server accepts them.
 BACKLOG = 128
+MAX_REQUEST_LINE = 8192
+MAX_QUERY_BYTES = 4096
+MAX_QUERY_FIELDS = 20
+MAX_HEADER_LINE = 8192
+MAX_HEADERS = 100
+MAX_LENGTH_DIGITS = 15
+#: After an answer that closes a connection the client may still be sending on, its
+#: bytes are read (and dropped) for at most this long, and this many (server.finish).
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)

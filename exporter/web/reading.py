@@ -4,13 +4,15 @@ is cut off when the deadline passes, not merely when one read waits too long.
 `DeadlineReader` is the raw stream under the handler's buffered `rfile`: each
 `recv` gets what is left of the deadline as its timeout, and end of stream is
 remembered, so a request whose headers ended with the connection instead of a blank
-line can be told from a complete one.
+line can be told from a complete one. `drain` reads what a client still sends after
+an answer that closes the connection.
 """
 
 from __future__ import annotations
 
 import io
 import socket
+import ssl
 import time
 from collections.abc import Callable
 
@@ -61,3 +63,29 @@ class DeadlineReader(io.RawIOBase):
     def close(self) -> None:
         """Closes this reader only: the connection belongs to the server."""
         super().close()
+
+
+def drain(sock: socket.socket, seconds: float, max_bytes: int,
+          clock: Callable[[], float] = time.monotonic) -> int:
+    """Read and drop what the peer still sends, for at most `seconds` and
+    `max_bytes`, after the answer has gone out: closing a socket with unread data
+    sends a reset, which can make the peer drop the answer it has not read yet. A
+    plain connection is shut for writing first, so the peer sees the answer end.
+    The bytes dropped; never raises."""
+    dropped = 0
+    deadline = clock() + seconds
+    try:
+        if not isinstance(sock, ssl.SSLSocket):  # TLS: its close_notify comes at close
+            sock.shutdown(socket.SHUT_WR)
+        while dropped < max_bytes:
+            left = deadline - clock()
+            if left <= 0:
+                break
+            sock.settimeout(left)
+            data = sock.recv(min(65536, max_bytes - dropped))
+            if not data:
+                break
+            dropped += len(data)
+    except (OSError, ValueError):  # reset, timed out, TLS error, already closed
+        pass
+    return dropped

@@ -10,6 +10,14 @@ on concurrent /metrics requests (503 beyond it), a deadline for the request line
 and headers, an idle limit on kept-alive connections, a timeout per write, and the
 body written in bounded slices (exporter.web.body); a request whose headers end
 with the connection instead of a blank line is not answered.
+
+The request's head is read strictly (exporter.web.request_head): whatever is
+malformed or over a limit gets a 4xx (or 501/505) status line and closes the
+connection, counted by reason in ams_http_requests_rejected_total
+(exporter.web.rejections); never a traceback. A connection closed after an answer
+while the client may still be sending is drained for a moment first, so the client
+reads its answer instead of a reset. The access log (DEBUG) goes through
+`log_message`, which blanks query `secret=` values; headers are never logged.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from http.client import HTTPMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -32,6 +41,7 @@ from exporter import __version__
 from exporter.events.receiver import EventReceiver, Reply
 from exporter.metrics.exposition import IDENTITY
 from exporter.runtime.exporter import Exporter
+from exporter.runtime.logs import redact_secrets
 from exporter.web.basic_auth import UNAUTHORIZED
 from exporter.web.body import gunzip_chunks, plain_length, slices
 from exporter.web.config_file import OPEN_ACCESS, Access, WebConfigFile
@@ -40,11 +50,27 @@ from exporter.web.limits import (
     BACKLOG,
     HEADER_TIMEOUT,
     IDLE_TIMEOUT,
+    LINGER_BYTES,
+    LINGER_SECONDS,
+    MAX_REQUEST_LINE,
     MAX_REQUESTS,
     WRITE_TIMEOUT,
     Limits,
 )
-from exporter.web.reading import DeadlineReader
+from exporter.web.reading import DeadlineReader, drain
+from exporter.web.rejections import (
+    LENGTH_REQUIRED,
+    TOO_LONG,
+    UNSUPPORTED_METHOD,
+    HttpRejections,
+)
+from exporter.web.request_head import (
+    Refused,
+    body_length,
+    check_query,
+    parse_request_line,
+    read_headers,
+)
 from exporter.web.tls import peer
 
 __all__ = ["MetricsServer", "landing_page", "parse_listen_address"]
@@ -56,6 +82,8 @@ SCRAPE_TIMEOUT_MARGIN = 0.5
 TEXT = "text/plain; charset=utf-8"
 #: How often the accept loop looks for stop(): what stop() may wait for it.
 SHUTDOWN_POLL = 0.1
+#: The methods served; any other gets 501.
+METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
 
 
 def parse_listen_address(address: str) -> tuple[str, int]:
@@ -113,7 +141,15 @@ class _Server(ThreadingHTTPServer):
         self.metrics_slots = _Slots(self.limits.max_requests)
         self.in_flight = 0
         self.in_flight_changed = threading.Condition()
+        self._own_rejections = HttpRejections()
         super().__init__(address, _Handler)
+
+    @property
+    def rejections(self) -> HttpRejections:
+        """The exporter's counter, kept across reloads; a stand-in exporter without
+        one (in tests) counts into the server's own."""
+        counter = getattr(self.exporter, "http_rejections", None)
+        return counter if isinstance(counter, HttpRejections) else self._own_rejections
 
     def finish_request(self, request: socket.socket | tuple[bytes, socket.socket],
                        client_address: tuple[str, int]) -> None:
@@ -142,6 +178,15 @@ class _Handler(BaseHTTPRequestHandler):
     _response_started = False
     _reader: DeadlineReader
     _requests_read = 0
+    #: The request's declared body length (None: no Content-Length) and whether it
+    #: came with Transfer-Encoding (never read: this server takes no chunked bodies).
+    _length: int | None = None
+    _chunked = False
+    #: The client may still be sending this request (its head or body is not read in
+    #: full): the answer says `Connection: close`, and closing drains first.
+    _unread = False
+    #: `Connection: close` is among this answer's headers.
+    _close_sent = False
 
     def setup(self) -> None:
         super().setup()
@@ -157,29 +202,101 @@ class _Handler(BaseHTTPRequestHandler):
         self.rfile = io.BufferedReader(self._reader)
 
     def handle_one_request(self) -> None:
+        """One request, read strictly (instead of http.server's own reading, which
+        answers some malformed heads with nothing, or with a traceback)."""
         limits = self.server.limits
         if self._requests_read:  # kept alive: idle until the next request begins
             self._reader.wait_for_request(limits.idle_timeout, limits.header_timeout)
         self._requests_read += 1
-        super().handle_one_request()
+        self.close_connection = True  # until a complete HTTP/1.1 head says otherwise
+        self.command, self.path, self.requestline = "", "", ""
+        self.request_version = "HTTP/1.0"  # so that a refusal has a status line
+        self._response_started = self._close_sent = False
+        self._unread = True
+        try:
+            self.raw_requestline = self._request_line()
+            if self.raw_requestline and self.parse_request():
+                getattr(self, "do_" + self.command)()
+                self.wfile.flush()
+        except Refused as refused:
+            self._refuse(refused)
+        except TimeoutError as exc:  # the head did not arrive in time: not answered
+            self.close_connection = True
+            log.debug("%s: request timed out: %s", self.address_string(), exc)
+
+    def _request_line(self) -> bytes:
+        """The request line; empty at the end of the stream. One blank line before
+        it is skipped (RFC 9112, 2.2: what some clients send after a body)."""
+        raw = self.rfile.readline(MAX_REQUEST_LINE + 1)
+        if raw in (b"\r\n", b"\n"):
+            raw = self.rfile.readline(MAX_REQUEST_LINE + 1)
+        self.requestline = raw.decode("latin-1").rstrip("\r\n")
+        if len(raw) > MAX_REQUEST_LINE:
+            self.requestline = self.requestline[:200] + "..."
+            raise Refused(414, TOO_LONG,
+                          f"A request line may have at most {MAX_REQUEST_LINE} bytes.")
+        if raw and not raw.endswith(b"\n"):
+            self._ended_inside()
+            return b""
+        return raw
+
+    def _ended_inside(self) -> None:
+        self.close_connection = True
+        log.debug("%s closed the connection inside its request: not answered",
+                  self.address_string())
 
     def parse_request(self) -> bool:
-        complete = super().parse_request()
-        if self._reader.eof:
-            # http.server takes the end of the stream for the end of the headers: a
-            # client that sent part of a request and closed is not answered.
-            self.close_connection = True
-            log.debug("%s closed the connection inside its request: not answered",
-                      self.address_string())
+        """Reads and checks the head: True when the request is to be routed; False
+        when it was answered or ended too soon. Raises Refused."""
+        line = parse_request_line(self.raw_requestline)
+        self.command, self.path = line.method, line.target
+        self.request_version = f"HTTP/1.{line.minor}"
+        if self.path.startswith("//"):  # never taken for a //host URI (as http.server)
+            self.path = "/" + self.path.lstrip("/")
+        headers = read_headers(self.rfile.readline)
+        if headers is None:
+            self._ended_inside()
             return False
-        if complete:
-            self.connection.settimeout(self.server.limits.write_timeout)
-        if complete and self.server.stopped:
+        self.headers = headers
+        if self.command not in METHODS:
+            raise Refused(501, UNSUPPORTED_METHOD, "This server serves GET, HEAD, POST and "
+                                                   "OPTIONS.")
+        check_query(self.path)
+        self._length = body_length(headers)
+        self._chunked = "Transfer-Encoding" in headers
+        self._unread = bool(self._length) or self._chunked
+        self._keep_alive(headers, line.minor)
+        self.connection.settimeout(self.server.limits.write_timeout)
+        if self.server.stopped:
             # A kept-alive connection outlives the listener: no new work after stop.
             self.close_connection = True
             self.send_error(503, "shutting down")
             return False
-        return complete
+        return True
+
+    def _keep_alive(self, headers: HTTPMessage, minor: int) -> None:
+        tokens = {t.strip().lower() for t in headers.get("Connection", "").split(",")}
+        if "close" in tokens:
+            self.close_connection = True
+        else:
+            self.close_connection = minor == 0 and "keep-alive" not in tokens
+
+    def _refuse(self, refused: Refused) -> None:
+        """Answer a malformed or oversized request, count it, close the connection."""
+        self.close_connection = True
+        self.server.rejections.count(refused.reason, refused.status, self.address_string())
+        if self._response_started:  # never expected: the head is checked before routing
+            return
+        self.send_error(refused.status, None, refused.explain)
+
+    def finish(self) -> None:
+        """After an answer to a request not read in full, read what the client still
+        sends for a moment: closing with unread data would reset the connection, and
+        the client could lose the answer."""
+        linger = self._unread and self._response_started and not self._reader.eof
+        super().finish()
+        if linger:
+            drain(self.connection, LINGER_SECONDS, LINGER_BYTES)
 
     def send_error(self, code: int, message: str | None = None,
                    explain: str | None = None) -> None:
@@ -232,31 +349,46 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _deliver(self, receiver: EventReceiver, query: str) -> None:
+        # The query's size and number of fields were checked with the head.
         params = {key: values[0] for key, values in
-                  parse_qs(query, keep_blank_values=True, max_num_fields=20).items()}
+                  parse_qs(query, keep_blank_values=True).items()}
         refusal = receiver.authorize(params, self._header_map())
         if refusal is not None:
             self._reply(refusal)
             return
-        declared = self.headers.get("Content-Length", "")
-        if self.headers.get("Transfer-Encoding") or not declared.isdigit():
+        declared = self._length
+        if self._chunked or declared is None:
             self.close_connection = True
-            self._send(411, b"a Content-Length is required\n", TEXT)
+            self.server.rejections.count(LENGTH_REQUIRED, 411, self.address_string())
+            self._send(411, b"a Content-Length is required\n", TEXT,
+                       headers=[("Connection", "close")])
             return
-        if int(declared) > receiver.config.max_body_bytes:
+        if declared > receiver.config.max_body_bytes:
             self._reply(receiver.too_large())
             return
+        self._continue()
         self._reader.limit(self.server.limits.header_timeout)  # the body, in time too
         try:
-            body = self.rfile.read(int(declared))
+            body = self.rfile.read(declared)
         except OSError as exc:
             raise _ClientGone from exc
-        if len(body) != int(declared):  # the client stopped sending: nothing applied
+        if len(body) != declared:  # the client stopped sending: nothing applied
             self.close_connection = True
             log.debug("%s sent %d of %d body bytes: not applied", self.address_string(),
-                      len(body), int(declared))
+                      len(body), declared)
             return
+        self._unread = False
         self._reply(receiver.deliver(body, self._header_map()))
+
+    def _continue(self) -> None:
+        """`100 Continue` to a client waiting for it, once its body is wanted (never
+        before: a refused delivery gets its final answer instead)."""
+        if (self.request_version != "HTTP/1.0"
+                and self.headers.get("Expect", "").lower() == "100-continue"):
+            try:
+                self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            except OSError as exc:
+                raise _ClientGone from exc
 
     def _header_map(self) -> CaseInsensitiveDict[str]:
         return CaseInsensitiveDict(self.headers.items())
@@ -365,13 +497,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._response_started = True
         super().send_response(code, message)
 
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "connection" and value.lower() == "close":
+            self._close_sent = True
+        super().send_header(keyword, value)
+
     def end_headers(self) -> None:
         for name, value in self.server.access.headers():  # http_server_config.headers
             self.send_header(name, value)
+        if self._unread and not self._close_sent:  # the rest of the request is not read
+            self.send_header("Connection", "close")
         super().end_headers()
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-        log.debug("%s %s", self.address_string(), format % args)
+        """The access log and http.server's other lines: every line that may hold
+        the request line comes through here, `secret=` values blanked."""
+        log.debug("%s %s", self.address_string(), redact_secrets(format % args))
 
 
 class MetricsServer:

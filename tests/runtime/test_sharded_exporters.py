@@ -14,7 +14,8 @@ from tests.helpers import T0, parse_exposition
 
 ACCOUNTS = [f"tenant-{n}" for n in range(9)]
 #: Series that depend on the process, not on the accounts it owns.
-PROCESS_WIDE = ("process_", "ams_exporter_", "ams_config_", "ams_api_request_duration")
+PROCESS_WIDE = ("process_", "ams_exporter_", "ams_config_", "ams_api_request_duration",
+                "ams_http_requests_rejected")
 
 
 @pytest.fixture
