@@ -14,7 +14,7 @@ from exporter.backends.records import (
     creation_time,
     real_time,
 )
-from exporter.jobs.model import ErrorInfo, Job, Listing
+from exporter.jobs.model import MAX_NAME_LENGTH, ErrorInfo, Job, Listing, bounded_name
 from exporter.jobs.states import JobState
 
 PRIORITIES = {"low": 0, "normal": 1, "high": 2}
@@ -26,8 +26,11 @@ def parse_job(resource: Any, transform: str) -> Job:
     if not isinstance(resource, dict):
         raise MalformedRecord("job resource is not an object")
     name = resource.get("name")
-    if not isinstance(name, str) or not name:
-        raise MalformedRecord("name is missing or not a string")
+    if not bounded_name(name):
+        raise MalformedRecord(f"name is missing, not a string or over {MAX_NAME_LENGTH} "
+                              "characters")
+    if len(transform) > MAX_NAME_LENGTH:
+        raise MalformedRecord(f"transform name over {MAX_NAME_LENGTH} characters")
     properties = resource.get("properties")
     if not isinstance(properties, dict):
         raise MalformedRecord("properties is missing")

@@ -26,7 +26,8 @@ class JobEvent:
     #: Mean output progress 0-1 the event reports, if any.
     progress: float | None = None
     errors: tuple[ErrorInfo, ...] = ()
-    #: The whole job, when the event carries it (MK.IO webhooks), else None.
+    #: The whole job, when the event carries it (MK.IO webhooks), else None. Only its
+    #: progress and error codes are used (as the event's own); the rest waits for the API.
     record: Job | None = field(default=None, compare=False)
     #: The event as delivered, for forwarding it to the shard that owns its account.
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)

@@ -6,6 +6,11 @@ Facts (docs/ams-api.md, "Push events"): Event Grid's `topic` (CloudEvents:
 `subject` is `transforms/<t>/jobs/<j>`; times may lack the `Z` (they are UTC); ids
 are no dedupe key. MK.IO sends `MediaKind.JobStarted`/`JobFinished` with `source`
 `/api/v1/projects/<p>/transforms/<t>/jobs/<j>` and the whole job in `data.resource`.
+
+Fields from events are bounded as a listing's are (SPEC §11): names as
+`exporter.jobs.model.bounded_name` allows, error codes through `bounded_code`,
+times no earlier than `NO_TIME_BEFORE`; MK.IO's `data.resource` goes through the
+listings' own parser. An item outside those bounds is malformed.
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ from typing import Any
 
 from exporter.backends.arm_records import parse_job
 from exporter.backends.odata import DateFormatError, parse_datetime
-from exporter.backends.records import MalformedRecord, bounded_code
+from exporter.backends.records import NO_TIME_BEFORE, MalformedRecord, bounded_code
 from exporter.events.model import JobEvent, Validation
 from exporter.events.routes import arm_route, mkio_route
-from exporter.jobs.model import ErrorInfo
+from exporter.jobs.model import ErrorInfo, Job, bounded_name
 from exporter.jobs.states import JobState
 
 VALIDATION_TYPE = "Microsoft.EventGrid.SubscriptionValidationEvent"
@@ -89,14 +94,20 @@ def _time(value: Any) -> float:
     moment = parse_datetime(value)
     if moment is None:
         raise ValueError("no event time")
+    if moment < NO_TIME_BEFORE:
+        raise ValueError("an event time before 2000 is a placeholder, not a time")
     return moment
 
 
 def _subject_job(subject: Any) -> tuple[str, str]:
+    """(transform, job) of a subject or source: both names bounded as listings'."""
     match = _SUBJECT.search(subject) if isinstance(subject, str) else None
     if match is None:
         raise ValueError("subject names no transforms/<t>/jobs/<j>")
-    return match.group(1), match.group(2)
+    transform, job = match.group(1), match.group(2)
+    if not (bounded_name(transform) and bounded_name(job)):
+        raise ValueError("a transform or job name out of bounds")
+    return transform, job
 
 
 def _state(value: Any) -> JobState | None:
@@ -137,20 +148,29 @@ def _mkio_event(item: dict[str, Any], kind: str, data: Any) -> JobEvent:
         if match is None:
             raise ValueError("no project")
         project = match.group(1)
+    if not bounded_name(project):
+        raise ValueError("a project name out of bounds")
     state = _state(data.get("state")) or _MKIO_TYPES[kind]
     if state is None:
         raise ValueError("JobFinished without a known state")
-    record = None
-    resource = data.get("resource")
-    if isinstance(resource, dict) and resource:
-        try:
-            record = parse_job(resource, transform)
-        except MalformedRecord:
-            record = None  # the event still says what happened
+    record = _mkio_record(data.get("resource"), transform, job)
     return JobEvent(routes=(mkio_route(project),), type=kind, transform=transform,
                     job_name=job, time=_time(item.get("time")), state=state,
                     progress=record.progress if record else None,
                     errors=record.errors if record else (), record=record, raw=item)
+
+
+def _mkio_record(resource: Any, transform: str, job: str) -> Job | None:
+    """The job in an MK.IO webhook's `data.resource`, parsed as a listing's record
+    is; None when it is malformed or names another job (the event itself still
+    says what happened)."""
+    if not isinstance(resource, dict) or not resource:
+        return None
+    try:
+        record = parse_job(resource, transform)
+    except MalformedRecord:
+        return None
+    return record if record.key == (transform, job) and bounded_name(record.name) else None
 
 
 def _ratio(value: Any) -> float | None:

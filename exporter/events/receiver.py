@@ -8,10 +8,16 @@ Answers (Event Grid retries anything but 400, 401, 403 and 413):
   accepted, counted as `unknown_account` and logged once per topic);
 - 401 without credentials, 413 over `max_body_bytes`, 400 for malformed JSON, and
   nothing is applied then.
+
+Events change only jobs the account exports. A job only events name is fetched by
+name first (a bounded queue per account, one fetch at a time): the API's answer
+adds it, or refuses it (`unconfirmed`); keys past the queue's bound are counted
+(`queue_full`) and left to the next full resync.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -39,7 +45,12 @@ log = logging.getLogger(__name__)
 #: come after 10 s, 30 s, 1 min, 5 min, ... up to a day.
 DELAY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0,
                  86400.0)
-REJECT_REASONS = ("unauthorized", "malformed", "too_large", "unknown_account")
+REJECT_REASONS = ("unauthorized", "malformed", "too_large", "unknown_account", "unconfirmed",
+                  "queue_full")
+#: Jobs waiting to be fetched by name, per account; more are counted as queue_full.
+MAX_PENDING_FETCHES = 1000
+#: Keys per fetch by name (the sources batch them further: 20 names a request).
+FETCH_BATCH = 200
 #: Topics logged as unknown, at most this many (then silently counted).
 MAX_LOGGED_TOPICS = 100
 JSON_TYPES = ("application/json", "application/cloudevents+json",
@@ -87,38 +98,52 @@ class EventStats:
 
 
 class _Fetcher:
-    """Fetches jobs events named before the account knew them: batched, one fetch
-    at a time per account, in the background (within the account's budget)."""
+    """Fetches jobs events named before the account exported them: deduplicated,
+    at most `limit` waiting, batched, one fetch at a time per account, in the
+    background (within the account's budget)."""
 
-    def __init__(self, refresher: AccountRefresher) -> None:
+    def __init__(self, refresher: AccountRefresher, reject: Callable[[str, int], None],
+                 limit: int = MAX_PENDING_FETCHES) -> None:
         self.refresher = refresher
+        self.limit = limit
+        self._reject = reject
         self._pending: dict[JobKey, None] = {}
         self._lock = threading.Lock()
         self._running = False
 
-    def add(self, keys: Sequence[JobKey]) -> None:
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def add(self, keys: Sequence[JobKey]) -> int:
+        """Queue the keys not queued yet; returns how many did not fit."""
         with self._lock:
-            self._pending.update(dict.fromkeys(keys))
-            if self._running or not self._pending:
-                return
-            self._running = True
-        threading.Thread(target=self._run, name=f"fetch-{self.refresher.name}",
-                         daemon=True).start()
+            fresh = [key for key in dict.fromkeys(keys) if key not in self._pending]
+            queued = fresh[:max(0, self.limit - len(self._pending))]
+            self._pending.update(dict.fromkeys(queued))
+            start = bool(self._pending) and not self._running
+            self._running = self._running or start
+        if start:
+            threading.Thread(target=self._run, name=f"fetch-{self.refresher.name}",
+                             daemon=True).start()
+        return len(fresh) - len(queued)
 
     def _run(self) -> None:
         while True:
             with self._lock:
-                keys = list(self._pending)[:200]
+                keys = list(itertools.islice(self._pending, FETCH_BATCH))
                 for key in keys:
                     del self._pending[key]
                 if not keys:
                     self._running = False
                     return
             try:
-                self.refresher.fetch_jobs(keys)
+                fetched = self.refresher.fetch_jobs(keys)
             except Exception as exc:  # the next refresh lists them anyway
                 log.debug("account %s: fetching %d pushed jobs failed: %s",
                           self.refresher.name, len(keys), exc)
+                continue
+            self._reject("unconfirmed", fetched.unconfirmed)
 
 
 class EventReceiver:
@@ -136,12 +161,16 @@ class EventReceiver:
         for refresher in refreshers:
             for route in backend_for(refresher.account).event_routes(refresher.account):
                 self.routes[route] = refresher
-            self._fetchers[refresher.name] = _Fetcher(refresher)
+            self._fetchers[refresher.name] = _Fetcher(refresher, self._reject)
         self._logged_topics: set[str] = set()
 
     @property
     def path(self) -> str:
         return self.config.path
+
+    def pending_fetches(self, account: str) -> int:
+        """Jobs of the account waiting to be fetched by name."""
+        return self._fetchers[account].pending
 
     def options(self, headers: Mapping[str, str]) -> Reply:
         """The CloudEvents webhook handshake: consent to deliveries from the origin."""
@@ -195,9 +224,9 @@ class EventReceiver:
             by_account.setdefault(refresher.name, []).append(event)
             refreshers[refresher.name] = refresher
         for name, events in by_account.items():
-            unknown = refreshers[name].apply_events(events)
+            unknown = refreshers[name].apply_events(events, received_at)
             if unknown:
-                self._fetchers[name].add(unknown)
+                self._reject("queue_full", self._fetchers[name].add(unknown))
             self._count(name, events, received_at)
         if elsewhere and self.forwarder is not None \
                 and not self.forwarder.forward(elsewhere, headers):
@@ -214,9 +243,10 @@ class EventReceiver:
         for event in events:
             delays.observe(max(0.0, received_at - event.time))
 
-    def _reject(self, reason: str) -> None:
-        with self.stats.lock:
-            self.stats.rejected[reason] += 1
+    def _reject(self, reason: str, count: int = 1) -> None:
+        if count:
+            with self.stats.lock:
+                self.stats.rejected[reason] += count
 
     def _unknown(self, event: JobEvent) -> None:
         self._reject("unknown_account")

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypeGuard
 
 from exporter.jobs.states import JobState
 
 #: A job's identity within an account: (transform, job id). v3 job names are only
 #: unique per transform; v2 jobs have transform "".
 JobKey = tuple[str, str]
+
+#: The longest job or transform name accepted, from a listing or an event: Media
+#: Services (v3, RMS, MK.IO) names its resources with at most 260 characters. A
+#: longer name is a malformed record, so no label value grows without bound.
+MAX_NAME_LENGTH = 260
+
+
+def bounded_name(value: object) -> TypeGuard[str]:
+    """Whether `value` can name a job or transform: a non-empty string of at most
+    MAX_NAME_LENGTH characters."""
+    return isinstance(value, str) and 0 < len(value) <= MAX_NAME_LENGTH
 
 
 @dataclass(frozen=True)

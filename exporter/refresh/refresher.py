@@ -10,22 +10,25 @@ id, so a state change is never missed even where AMS does not move `LastModified
 
 from __future__ import annotations
 
+import heapq
 import logging
 import random
 import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from exporter.backends.auth.errors import AuthError
 from exporter.backends.base import JobSource
 from exporter.backends.settings import AccountSettings
 from exporter.backends.transport import ApiError, ThrottledError
 from exporter.config.model import Config
-from exporter.events.apply import apply_event, apply_record
+from exporter.events.apply import Claims, apply_claims
 from exporter.events.model import JobEvent
 from exporter.jobs.model import Job, JobKey, Listing, date_unknown_creations, keep_rank
 from exporter.jobs.states import JobState
+from exporter.refresh.marks import Mark
 from exporter.refresh.snapshot import Renderer, Snapshot, no_rendering
 from exporter.refresh.status import AccountStatus
 
@@ -41,6 +44,14 @@ INCREMENTAL_OVERLAP_SECONDS = 60.0
 #: within two intervals of the API recovering. Retry-After still comes first.
 MAX_BACKOFF_INTERVALS = 2
 MAX_BACKOFF_SECONDS = 300.0
+
+
+class Fetched(NamedTuple):
+    """What a fetch by name did: jobs added or changed, and keys of jobs the API
+    does not have (events named them; nothing is exported for them)."""
+
+    changed: int
+    unconfirmed: int
 
 
 class AccountRefresher:
@@ -74,9 +85,9 @@ class AccountRefresher:
         self._publish_lock = threading.RLock()
         #: Start of the last successful refresh: what polled jobs are known at.
         self._polled_at = 0.0
-        #: When the state of jobs changed by push events is known at (event times);
-        #: dropped once a later refresh has seen them.
-        self._marks: dict[JobKey, float] = {}
+        #: Jobs changed by push events (or read by name): the API's record and the
+        #: events' claims on top; dropped once a refresh has superseded them.
+        self._marks: dict[JobKey, Mark] = {}
 
     @property
     def name(self) -> str:
@@ -149,8 +160,9 @@ class AccountRefresher:
             self._advance_watermark(listing, reset=True)
             return self._select(date_unknown_creations(listing.jobs, self._jobs, now),
                                 now), True
-        merged = {**self._jobs, **changed.jobs}
-        vanished = [key for key, job in self._jobs.items()
+        known = self._api_jobs()
+        merged = {**known, **changed.jobs}
+        vanished = [key for key, job in known.items()
                     if job.state.is_active and key not in changed.jobs]
         if vanished:
             # Active jobs that left the active set without a newer LastModified.
@@ -178,15 +190,26 @@ class AccountRefresher:
         The API filters most of it already; merged incremental results need it all."""
         selection = self.account.jobs
         oldest = now - self.config.lookback
-        jobs = {key: job for key, job in candidates.items()
-                if selection.matches(job, oldest) and self._retained(job, now)}
+        return self._cap({key: job for key, job in candidates.items()
+                          if selection.matches(job, oldest) and self._retained(job, now)})
+
+    def _cap(self, jobs: dict[JobKey, Job]) -> dict[JobKey, Job]:
+        """At most max_jobs_per_account: active jobs first, then the most recently
+        created (the rest are counted as skipped for the limit)."""
         limit = self.config.max_jobs_per_account
-        if len(jobs) > limit:
-            # Keep active jobs first, then the most recently created.
-            ranked = sorted(jobs.values(), key=keep_rank, reverse=True)
-            self.status.skipped["limit"] += len(jobs) - limit
-            jobs = {job.key: job for job in ranked[:limit]}
-        return jobs
+        if len(jobs) <= limit:
+            return jobs
+        ranked = sorted(jobs.values(), key=keep_rank, reverse=True)
+        self.status.skipped["limit"] += len(jobs) - limit
+        return {job.key: job for job in ranked[:limit]}
+
+    def _api_jobs(self) -> dict[JobKey, Job]:
+        """The exported jobs as the API last answered for them (events' claims left
+        out): what an incremental sync merges its changes into."""
+        with self._publish_lock:
+            jobs = self._jobs
+            return {**jobs, **{key: mark.base for key, mark in self._marks.items()
+                               if key in jobs}}
 
     def _succeeded(self, jobs: dict[JobKey, Job], started_at: float, full: bool) -> None:
         status = self.status
@@ -205,21 +228,29 @@ class AccountRefresher:
 
     def _keep_newer_events(self, polled: dict[JobKey, Job],
                            started_at: float) -> dict[JobKey, Job]:
-        """What push events told us after this refresh began is newer than what the
-        refresh read: keep it (by the same ranking as events among themselves)."""
+        """Events received less than EVENT_GRACE before this refresh began may be
+        newer than what it read: their claims are applied again on top of it. Older
+        claims yield to it, as do jobs it no longer has."""
         marks = self._marks
         if not marks:
             return polled
         current = self._jobs
         merged = dict(polled)
-        for key, known_at in list(marks.items()):
-            event_job = current.get(key)
-            if known_at <= started_at or event_job is None:
-                del marks[key]  # the refresh saw it, or it is gone
-                continue
-            merged[key], _ = apply_record(event_job, known_at, polled[key], started_at) \
-                if key in polled else (event_job, known_at)
-        return merged
+        for key, mark in list(marks.items()):
+            record = polled.get(key)
+            if mark.base_at > started_at and key in current:
+                merged[key] = current[key]  # read by name while this refresh ran
+            elif mark.base_at > started_at or record is None:
+                del marks[key]  # gone from the API, or from the selection
+            else:
+                merged[key] = mark.rebase(record, started_at)
+                if not mark.claims:
+                    del marks[key]
+        capped = self._cap(merged)
+        if capped is not merged:
+            for key in [key for key in marks if key not in capped]:
+                del marks[key]
+        return capped
 
     def _commit(self, jobs: dict[JobKey, Job] | None = None,
                 changed: dict[JobKey, Job] | None = None) -> None:
@@ -256,52 +287,110 @@ class AccountRefresher:
 
     # ----------------------------------------------------------------- push events
 
-    def apply_events(self, events: Iterable[JobEvent]) -> list[JobKey]:
-        """Apply push events to the jobs; returns the keys of jobs not known yet (to
-        be fetched with `fetch_jobs`). Idempotent and order-independent."""
-        unknown: list[JobKey] = []
+    def apply_events(self, events: Iterable[JobEvent],
+                     received_at: float | None = None) -> list[JobKey]:
+        """Apply push events received at `received_at` (default: now) to the jobs
+        exported; returns the keys of jobs not exported (for `fetch_jobs`: only the
+        API adds a job). Idempotent and order-independent."""
+        received = self.clock() if received_at is None else received_at
+        unknown: dict[JobKey, None] = {}
         with self._publish_lock:
             current = self._jobs
             changed: dict[JobKey, Job] = {}
             for event in events:
                 key = event.key
                 job = changed.get(key) or current.get(key)
-                known_at = self._marks.get(key, self._polled_at)
                 if job is None:
-                    record = event.record
-                    if record is None or not self._wanted(record):
-                        if record is None:
-                            unknown.append(key)
-                        continue
-                    job, known_at = apply_record(None, 0.0, record, event.time)
-                elif event.record is not None:
-                    job, known_at = apply_record(job, known_at, event.record, event.time)
-                job, known_at = apply_event(job, known_at, event)
-                changed[key] = job
-                self._marks[key] = known_at
+                    unknown[key] = None
+                    continue
+                claims = Claims.of(event, received)
+                mark = self._marks.get(key)
+                if mark is None:
+                    mark = self._marks[key] = Mark(job, self._polled_at, self._polled_at)
+                changed[key], mark.known_at = apply_claims(job, mark.known_at, claims)
+                mark.add(claims)
             changed = {key: job for key, job in changed.items() if current.get(key) != job}
             if changed:
                 self._commit(changed=changed)
-        return list(dict.fromkeys(unknown))
+        return list(unknown)
 
-    def fetch_jobs(self, keys: list[JobKey]) -> int:
-        """Read these jobs from the API (batched, within the account's budget) and
-        add the selected ones; returns how many were added or changed."""
+    def fetch_jobs(self, keys: list[JobKey]) -> Fetched:
+        """Read these jobs from the API (batched, within the account's budget): the
+        selected ones are exported from now on, within max_jobs_per_account."""
         started_at = self.clock()
-        listing = self.source.fetch_keys(keys)
-        found = {key: job for key, job in listing.jobs.items() if self._wanted(job)}
+        found, missing = self._fetch_by_name(keys)
         with self._publish_lock:
-            current = self._jobs
-            changed: dict[JobKey, Job] = {}
-            for key, record in found.items():
-                known_at = self._marks.get(key, self._polled_at)
-                job, known_at = apply_record(current.get(key), known_at, record, started_at)
-                if job != current.get(key):
-                    changed[key] = job
-                    self._marks[key] = known_at
-            if changed:
+            found = date_unknown_creations(found, self._jobs, started_at)
+            changed = self._confirmed(found, started_at)
+            changed, evicted = self._make_room(changed)
+            if evicted:
+                self._commit({key: job for key, job in {**self._jobs, **changed}.items()
+                              if key not in evicted})
+            elif changed:
                 self._commit(changed=changed)
-        return len(changed)
+            unconfirmed = sum(1 for key in missing if key not in self._jobs)
+        return Fetched(len(changed), unconfirmed)
+
+    def _fetch_by_name(self, keys: list[JobKey]) -> tuple[dict[JobKey, Job], list[JobKey]]:
+        """The jobs the API has of these, and the keys it has not. One transform at
+        a time: a transform it does not have (404) refuses only its own keys; after
+        another error the rest wait for the next refresh."""
+        groups: dict[str, list[JobKey]] = {}
+        for key in dict.fromkeys(keys):
+            groups.setdefault(key[0], []).append(key)
+        found: dict[JobKey, Job] = {}
+        missing: list[JobKey] = []
+        for group in groups.values():
+            try:
+                listing = self.source.fetch_keys(group)
+            except ApiError as exc:
+                if exc.status != 404:
+                    log.debug("account %s: fetching %d jobs by name failed: %s", self.name,
+                              len(group), _first_line(exc))
+                    break
+                missing.extend(group)
+                continue
+            self.status.skipped["malformed"] += listing.malformed
+            found.update(listing.jobs)
+            if not listing.malformed:  # else a missing key may be a malformed record
+                missing.extend(key for key in group if key not in listing.jobs)
+        return found, missing
+
+    def _confirmed(self, found: dict[JobKey, Job], read_at: float) -> dict[JobKey, Job]:
+        """The selected jobs of a fetch by name begun at `read_at`, with the claims
+        of events still within their grace applied; jobs unchanged or known from a
+        later answer are left out. Call with the publish lock held."""
+        current = self._jobs
+        changed: dict[JobKey, Job] = {}
+        for key, record in found.items():
+            mark = self._marks.get(key)
+            known_at = mark.base_at if mark else self._polled_at if key in current else None
+            if not self._wanted(record) or (known_at is not None and known_at >= read_at):
+                continue
+            if mark is None:
+                mark = Mark(record, read_at, read_at)
+            job = mark.rebase(record, read_at)
+            if current.get(key) != job:
+                self._marks[key] = mark
+                changed[key] = job
+        return changed
+
+    def _make_room(self, changed: dict[JobKey, Job]) -> tuple[dict[JobKey, Job], set[JobKey]]:
+        """Jobs new to the account join within max_jobs_per_account: past it, the
+        lowest-ranked (keep_rank) of old and new stay out, counted as skipped for
+        the limit. Returns the jobs that join and the exported ones they replace."""
+        current = self._jobs
+        excess = (len(current) + sum(1 for key in changed if key not in current)
+                  - self.config.max_jobs_per_account)
+        if excess <= 0:
+            return changed, set()
+        pool = {**current, **changed}
+        dropped = {job.key for job in heapq.nsmallest(excess, pool.values(), key=keep_rank)}
+        self.status.skipped["limit"] += len(dropped)
+        for key in dropped:
+            self._marks.pop(key, None)
+        return ({key: job for key, job in changed.items() if key not in dropped},
+                {key for key in dropped if key in current})
 
     def _wanted(self, job: Job) -> bool:
         """A job the account exports: selected and within retention."""
@@ -356,7 +445,10 @@ class AccountRefresher:
         with self._publish_lock:
             jobs = self.snapshot.jobs
             if any(not self._retained(job, now) for job in jobs.values()):
-                self._publish({k: j for k, j in jobs.items() if self._retained(j, now)})
+                kept = {k: j for k, j in jobs.items() if self._retained(j, now)}
+                self._publish(kept)
+                for key in [key for key in self._marks if key not in kept]:
+                    del self._marks[key]
 
     def _retained(self, job: Job, now: float) -> bool:
         if not job.state.is_final or job.end_time is None:

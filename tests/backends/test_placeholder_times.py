@@ -12,7 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from exporter.backends.ams_v2.records import parse_job as parse_v2
 from exporter.backends.arm_records import parse_job
+from exporter.backends.records import MalformedRecord
+from exporter.jobs.model import MAX_NAME_LENGTH
 from exporter.jobs.states import JobState
 from exporter.simulator import ManualClock, SimJob, Simulator
 from exporter.simulator.fidelity import Fidelity
@@ -159,3 +162,16 @@ accounts:
     assert len(logged) == 1
     assert logged[0].levelno == logging.WARNING
     assert "unknown State 99" in logged[0].getMessage()
+
+
+def test_names_are_bounded_as_events_are() -> None:
+    """A listing's names meet the bound events meet (exporter.jobs.model): a v3 name
+    over it is malformed (it is the job's identity); a v2 Name is free text, cut."""
+    long_name = "n" * (MAX_NAME_LENGTH + 1)
+    with pytest.raises(MalformedRecord, match="name"):
+        parse_job(dict(QUEUED_2018, name=long_name), "t")
+    with pytest.raises(MalformedRecord, match="transform"):
+        parse_job(QUEUED_2018, long_name)
+    v2 = parse_v2({"Id": "nb:jid:UUID:1", "Name": long_name, "State": 0,
+                   "Created": "2025-12-31T23:00:00"})
+    assert len(v2.name) == MAX_NAME_LENGTH

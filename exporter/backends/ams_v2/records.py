@@ -16,7 +16,7 @@ from exporter.backends.records import (
     creation_time,
     real_time,
 )
-from exporter.jobs.model import ErrorInfo, Job
+from exporter.jobs.model import MAX_NAME_LENGTH, ErrorInfo, Job, bounded_name
 from exporter.jobs.states import JobState
 
 
@@ -56,6 +56,11 @@ def parse_job(entity: Any) -> Job:
             name = ""
         if not isinstance(name, str):
             raise MalformedRecord("Name is not a string")
+        if not bounded_name(job_id):
+            raise MalformedRecord(f"Id is over {MAX_NAME_LENGTH} characters")
+        # v2 job names are free text, not the job's identity: a long one is cut short
+        # (a label value stays bounded) rather than losing the job.
+        name = name[:MAX_NAME_LENGTH]
         state = _state(entity.get("State"))
         if entity.get("Created") is None:
             raise MalformedRecord("Created is missing")
