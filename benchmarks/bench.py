@@ -52,12 +52,12 @@ sys.path.insert(0, str(ROOT))
 
 import requests  # noqa: E402
 
-from exporter.config.model import parse_config  # noqa: E402
+from exporter.app.config import parse_config  # noqa: E402
+from exporter.app.exporter import Exporter  # noqa: E402
+from exporter.common.malloc import limit_malloc_arenas  # noqa: E402
 from exporter.jobs.model import ErrorInfo, Job  # noqa: E402
 from exporter.jobs.states import JobState  # noqa: E402
 from exporter.metrics import per_job  # noqa: E402
-from exporter.runtime.exporter import Exporter  # noqa: E402
-from exporter.runtime.malloc import limit_malloc_arenas  # noqa: E402
 from exporter.simulator import ManualClock, SimJob, Simulator  # noqa: E402
 from exporter.web.server import MetricsServer  # noqa: E402
 

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from exporter.config.model import Config, parse_config
-from exporter.runtime.exporter import Exporter
+from exporter.app.config import Config, parse_config
+from exporter.app.exporter import Exporter
 from exporter.simulator import ManualClock, Simulator
 
 # Re-exported for test modules that still import helpers from tests.conftest

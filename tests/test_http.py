@@ -8,13 +8,13 @@ import shutil
 import socket
 import struct
 import subprocess
-from types import SimpleNamespace
 
 import pytest
 import requests
 
 from exporter.jobs.states import JobState
 from exporter.simulator import SimJob
+from exporter.web.rejections import HttpRejections
 from exporter.web.server import MetricsServer, parse_listen_address
 from tests.helpers import T0, parse_exposition, v2_config, wait_until
 
@@ -115,7 +115,9 @@ class StubExporter:
 
     def __init__(self, parts: list) -> None:
         self.parts = parts
-        self.config = SimpleNamespace(refresh=SimpleNamespace(timeout=1.0))
+        self.scrape_timeout = 1.0
+        self.events = None
+        self.http_rejections = HttpRejections()
         self.refreshers: list = []
 
     def refresh_due(self, timeout: float | None = None) -> bool:

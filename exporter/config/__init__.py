@@ -1,7 +1,4 @@
-"""The exporter's configuration: YAML loading with ${ENV} expansion, typed models
-validated by pydantic, and errors that name the key path.
-
-Import from the submodules (`exporter.config.loading`, `exporter.config.model`);
-this package module stays empty so backends can use `exporter.config.types`
-without importing the whole configuration (which imports the backends).
-"""
+"""Configuration primitives at the bottom of the layers: YAML loading with ${ENV}
+expansion (`loading`), typed values and the strict base model (`types`), and errors
+that name the key path (`errors`). The whole configuration file's model is
+assembled at the top, in `exporter.app.config`, from the models each layer owns."""

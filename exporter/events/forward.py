@@ -20,10 +20,10 @@ import requests
 from exporter.backends.registry import backend_for
 from exporter.backends.settings import AccountSettings
 from exporter.backends.transport import ApiError, read_body
+from exporter.common.sharding import Sharding
 from exporter.events.auth import SECRET_HEADER
 from exporter.events.config import EventsConfig
-from exporter.events.model import JobEvent
-from exporter.runtime.sharding import Sharding
+from exporter.jobs.events import JobEvent
 
 log = logging.getLogger(__name__)
 

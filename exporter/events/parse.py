@@ -22,8 +22,8 @@ from typing import Any
 from exporter.backends.arm_records import parse_job
 from exporter.backends.odata import DateFormatError, parse_datetime
 from exporter.backends.records import NO_TIME_BEFORE, MalformedRecord, bounded_code
-from exporter.events.model import JobEvent, Validation
-from exporter.events.routes import arm_route, mkio_route
+from exporter.backends.routes import arm_route, mkio_route
+from exporter.jobs.events import JobEvent
 from exporter.jobs.model import ErrorInfo, Job, bounded_name
 from exporter.jobs.states import JobState
 
@@ -38,6 +38,13 @@ _OUTPUT_TYPES = frozenset(f"Microsoft.Media.JobOutput{kind}" for kind in (
     "StateChange", "Scheduled", "Processing", "Canceling", "Finished", "Canceled", "Errored",
     "Progress"))
 _MKIO_TYPES = {"MediaKind.JobStarted": JobState.Processing, "MediaKind.JobFinished": None}
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Event Grid's SubscriptionValidation handshake: answer with the code."""
+
+    code: str
 
 
 class MalformedDelivery(ValueError):

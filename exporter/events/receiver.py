@@ -30,13 +30,13 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporter.backends.registry import backend_for
+from exporter.common.distribution import Distribution
 from exporter.events.auth import DeliveryAuth
 from exporter.events.config import EventsConfig
 from exporter.events.forward import FORWARDED_HEADER, Forwarder
-from exporter.events.model import JobEvent
 from exporter.events.parse import MalformedDelivery, parse_delivery
+from exporter.jobs.events import JobEvent
 from exporter.jobs.model import JobKey
-from exporter.metrics.distribution import Distribution
 from exporter.refresh.refresher import AccountRefresher
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ from prometheus_client.core import (
 )
 
 from exporter import __version__
+from exporter.common.distribution import JOB_SECONDS_BUCKETS, Distribution
 from exporter.jobs.states import JobState
 from exporter.metrics.api_stats import ApiStats
-from exporter.metrics.distribution import JOB_SECONDS_BUCKETS, Distribution
 from exporter.refresh.refresher import AccountRefresher
 from exporter.refresh.snapshot import Snapshot
 
@@ -36,6 +36,9 @@ class AccountView:
 
     refresher: AccountRefresher
     api: ApiStats
+    #: What the account was built from (app.accounts): a reload that changes none of
+    #: it keeps the account, its jobs and its counters.
+    built_from: tuple[object, ...] = ()
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from exporter.metrics.distribution import Distribution
+from exporter.common.distribution import Distribution
 
 #: Upper bounds (seconds) of the ams_api_request_duration_seconds buckets.
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 60.0)

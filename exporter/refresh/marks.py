@@ -4,7 +4,7 @@ A job changed by events keeps a Mark: the API's record of it (`base`, read at
 `base_at`), and the claims of the events received since, by receipt time. When
 the API answers for the job again (a refresh, a fetch by name), the claims
 received EVENT_GRACE or more before that answer was asked for are dropped, and
-the rest are applied to the new record (exporter.events.apply).
+the rest are applied to the new record (exporter.jobs.claims).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
-from exporter.events.apply import EVENT_GRACE, Claims, apply_claims
+from exporter.jobs.claims import EVENT_GRACE, Claims, apply_claims
 from exporter.jobs.model import Job
 
 #: Claims kept per job: past this, the two received first are merged (a job gets a

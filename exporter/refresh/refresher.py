@@ -23,12 +23,12 @@ from exporter.backends.auth.errors import AuthError
 from exporter.backends.base import JobSource
 from exporter.backends.settings import AccountSettings
 from exporter.backends.transport import ApiError, ThrottledError
-from exporter.config.model import Config
-from exporter.events.apply import Claims, apply_claims
-from exporter.events.model import JobEvent
+from exporter.jobs.claims import Claims, apply_claims
+from exporter.jobs.events import JobEvent
 from exporter.jobs.model import Job, JobKey, Listing, date_unknown_creations, keep_rank
 from exporter.jobs.states import JobState
 from exporter.refresh.marks import Mark
+from exporter.refresh.settings import RefreshPolicy
 from exporter.refresh.snapshot import Renderer, Snapshot, no_rendering
 from exporter.refresh.status import AccountStatus
 
@@ -61,14 +61,14 @@ class AccountRefresher:
     def __init__(
         self,
         account: AccountSettings,
-        config: Config,
+        policy: RefreshPolicy,
         source: JobSource,
         clock: Callable[[], float],
         rng: random.Random | None = None,
         render: Renderer = no_rendering,
     ) -> None:
         self.account = account
-        self.config = config
+        self.policy = policy
         self.source = source
         self.clock = clock
         self.rng = rng or random.Random()
@@ -150,7 +150,7 @@ class AccountRefresher:
         status = self.status
         watermark = self._watermark
         full = (watermark is None or status.last_full_sync is None
-                or now - status.last_full_sync >= self.config.refresh.full_resync)
+                or now - status.last_full_sync >= self.policy.refresh.full_resync)
         changed = None if full or watermark is None else self.source.fetch_changed(
             watermark - INCREMENTAL_OVERLAP_SECONDS)
         if changed is None:
@@ -189,14 +189,14 @@ class AccountRefresher:
         """Client-side selection: states, name regex, lookback, retention, the cap.
         The API filters most of it already; merged incremental results need it all."""
         selection = self.account.jobs
-        oldest = now - self.config.lookback
+        oldest = now - self.policy.lookback
         return self._cap({key: job for key, job in candidates.items()
                           if selection.matches(job, oldest) and self._retained(job, now)})
 
     def _cap(self, jobs: dict[JobKey, Job]) -> dict[JobKey, Job]:
         """At most max_jobs_per_account: active jobs first, then the most recently
         created (the rest are counted as skipped for the limit)."""
-        limit = self.config.max_jobs_per_account
+        limit = self.policy.max_jobs_per_account
         if len(jobs) <= limit:
             return jobs
         ranked = sorted(jobs.values(), key=keep_rank, reverse=True)
@@ -381,7 +381,7 @@ class AccountRefresher:
         the limit. Returns the jobs that join and the exported ones they replace."""
         current = self._jobs
         excess = (len(current) + sum(1 for key in changed if key not in current)
-                  - self.config.max_jobs_per_account)
+                  - self.policy.max_jobs_per_account)
         if excess <= 0:
             return changed, set()
         pool = {**current, **changed}
@@ -395,7 +395,7 @@ class AccountRefresher:
     def _wanted(self, job: Job) -> bool:
         """A job the account exports: selected and within retention."""
         now = self.clock()
-        return (self.account.jobs.matches(job, now - self.config.lookback)
+        return (self.account.jobs.matches(job, now - self.policy.lookback)
                 and self._retained(job, now))
 
     def _seen_ending(self, previous: Job | None, job: Job) -> bool:
@@ -428,7 +428,7 @@ class AccountRefresher:
         """Seconds until the next attempt: min_interval after a success; after
         failures, exponential backoff with jitter (75-100 % of the step, so replicas
         spread out without exceeding the cap), and never before Retry-After."""
-        interval = self.config.refresh.min_interval
+        interval = self.policy.refresh.min_interval
         failures = self.status.failures_in_a_row
         if failures == 0:
             return interval
@@ -453,7 +453,7 @@ class AccountRefresher:
     def _retained(self, job: Job, now: float) -> bool:
         if not job.state.is_final or job.end_time is None:
             return True
-        retention = self.config.retention
+        retention = self.policy.retention
         keep = retention.failed if job.state == JobState.Error else retention.finished
         return now - job.end_time <= keep
 

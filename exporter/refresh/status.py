@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from exporter.common.distribution import JOB_SECONDS_BUCKETS, Distribution
 from exporter.jobs.states import JobState
-from exporter.metrics.distribution import JOB_SECONDS_BUCKETS, Distribution
 
 
 @dataclass

@@ -292,15 +292,23 @@ def describe(sim: Simulator, args: argparse.Namespace) -> list[str]:
     return lines
 
 
-def _wait_for_signal() -> None:
+def _signal_waiter() -> Callable[[], None]:
+    """Installs the SIGINT/SIGTERM handlers now and returns the wait for one: done
+    before the URLs are printed, so a SIGTERM sent as soon as they are read ends
+    the simulator cleanly instead of by the default action."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    while not stop.wait(0.5):
-        pass
+
+    def wait() -> None:
+        while not stop.wait(0.5):
+            pass
+
+    return wait
 
 
-def run(args: argparse.Namespace, wait: Callable[[], None] = _wait_for_signal) -> int:
+def run(args: argparse.Namespace, wait: Callable[[], None] | None = None) -> int:
+    wait = wait or _signal_waiter()
     host, port = args.listen
     try:
         sim = build(args)

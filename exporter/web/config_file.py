@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 from prometheus_client.core import GaugeMetricFamily
 
+from exporter.common.files import file_signature
 from exporter.config.errors import ConfigError
-from exporter.runtime.files import file_signature
 from exporter.web.basic_auth import BasicAuth, Checker, bcrypt_checker
 from exporter.web.policy import weakening
 from exporter.web.tls import server_side

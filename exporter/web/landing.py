@@ -6,10 +6,10 @@ import html
 from datetime import datetime, timezone
 
 from exporter import __version__
-from exporter.runtime.exporter import Exporter
+from exporter.web.served import Served
 
 
-def landing_page(exporter: Exporter) -> str:
+def landing_page(exporter: Served) -> str:
     """Version, each account's last refresh result and time, and links. Only names,
     states and error summaries are shown: never endpoints' credentials or tokens."""
     rows = []

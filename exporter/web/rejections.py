@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from exporter.runtime.logs import Throttle
+from exporter.common.logs import Throttle
 
 log = logging.getLogger(__name__)
 

@@ -38,10 +38,9 @@ from prometheus_client.metrics_core import Metric
 from requests.structures import CaseInsensitiveDict
 
 from exporter import __version__
+from exporter.common.logs import redact_secrets
 from exporter.events.receiver import EventReceiver, Reply
 from exporter.metrics.exposition import IDENTITY
-from exporter.runtime.exporter import Exporter
-from exporter.runtime.logs import redact_secrets
 from exporter.web.basic_auth import UNAUTHORIZED
 from exporter.web.body import gunzip_chunks, plain_length, slices
 from exporter.web.config_file import OPEN_ACCESS, Access, WebConfigFile
@@ -71,6 +70,7 @@ from exporter.web.request_head import (
     parse_request_line,
     read_headers,
 )
+from exporter.web.served import Served
 from exporter.web.tls import peer
 
 __all__ = ["MetricsServer", "landing_page", "parse_listen_address"]
@@ -131,7 +131,7 @@ class _Server(ThreadingHTTPServer):
     #: Set by MetricsServer.stop: requests on connections still open get 503.
     stopped = False
 
-    def __init__(self, address: tuple[str, int], exporter: Exporter, access: Access,
+    def __init__(self, address: tuple[str, int], exporter: Served, access: Access,
                  limits: Limits | None = None) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
@@ -141,15 +141,12 @@ class _Server(ThreadingHTTPServer):
         self.metrics_slots = _Slots(self.limits.max_requests)
         self.in_flight = 0
         self.in_flight_changed = threading.Condition()
-        self._own_rejections = HttpRejections()
         super().__init__(address, _Handler)
 
     @property
     def rejections(self) -> HttpRejections:
-        """The exporter's counter, kept across reloads; a stand-in exporter without
-        one (in tests) counts into the server's own."""
-        counter = getattr(self.exporter, "http_rejections", None)
-        return counter if isinstance(counter, HttpRejections) else self._own_rejections
+        """The exporter's counter, kept across reloads."""
+        return self.exporter.http_rejections
 
     def finish_request(self, request: socket.socket | tuple[bytes, socket.socket],
                        client_address: tuple[str, int]) -> None:
@@ -439,7 +436,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _metrics(self) -> None:
         exporter = self.server.exporter
-        timeout = exporter.config.refresh.timeout
+        timeout = exporter.scrape_timeout
         header = self.headers.get("X-Prometheus-Scrape-Timeout-Seconds")
         try:
             if header is not None:
@@ -522,7 +519,7 @@ class MetricsServer:
     seconds, bound the request line and headers, an idle kept-alive connection, and
     each write of an answer (exporter.web.limits)."""
 
-    def __init__(self, exporter: Exporter, host: str, port: int,
+    def __init__(self, exporter: Served, host: str, port: int,
                  web_config: WebConfigFile | None = None, *,
                  max_requests: int = MAX_REQUESTS, header_timeout: float = HEADER_TIMEOUT,
                  idle_timeout: float = IDLE_TIMEOUT,
@@ -561,13 +558,13 @@ class MetricsServer:
         self._thread.start()
         return self
 
-    def set_exporter(self, exporter: Exporter) -> None:
+    def set_exporter(self, exporter: Served) -> None:
         """Serve a reconfigured exporter from the next request on."""
         self._server.exporter = exporter
 
     def stop(self, grace: float = 4.0) -> None:
         """Stop accepting, let requests in progress finish (at most `grace` seconds;
-        scrapes waiting for a refresh are released by Exporter.begin_stop), close."""
+        scrapes waiting for a refresh are released by Served.begin_stop), close."""
         self._server.stopped = True
         if self._thread.is_alive():  # shutdown() waits for serve_forever: only if it runs
             self._server.shutdown()

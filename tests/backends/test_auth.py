@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from exporter.app.config import build_config, parse_config
+from exporter.app.exporter import Exporter
 from exporter.backends.auth.credentials import CredentialBuilder, authority_kwargs, failure_hint
 from exporter.backends.registry import BACKENDS
-from exporter.config.model import build_config, parse_config
-from exporter.runtime.exporter import Exporter
 from exporter.simulator import SimJob, Simulator, SystemClock
 from exporter.web.server import landing_page
 from tests.helpers import parse_exposition, wait_until

@@ -10,9 +10,9 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.identity import ClientSecretCredential
 from azure.mgmt.media import AzureMediaServices
 
-from exporter.config.model import parse_config
+from exporter.app.config import parse_config
+from exporter.app.exporter import Exporter
 from exporter.jobs.states import JobState
-from exporter.runtime.exporter import Exporter
 from exporter.simulator import ManualClock, Simulator
 from tests.helpers import parse_exposition
 

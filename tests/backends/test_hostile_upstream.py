@@ -14,8 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from exporter.config.model import parse_config
-from exporter.runtime.exporter import Exporter
+from exporter.app.config import parse_config
+from exporter.app.exporter import Exporter
 from exporter.simulator import ManualClock
 
 T0 = 1767225600.0

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
+from exporter.app.config import parse_config
 from exporter.backends.auth.rms import jwt_expiry, token_from_body
 from exporter.backends.mkio.client import PAGE_SIZE, _last_page, mkio_datetime, transform_of
 from exporter.config.errors import ConfigError
-from exporter.config.model import parse_config
 
 
 def jwt(payload: dict[str, object]) -> str:

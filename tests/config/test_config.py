@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from exporter.app.config import parse_config
 from exporter.config.errors import ConfigError
-from exporter.config.model import parse_config
 from exporter.config.types import parse_duration
 from exporter.jobs.states import JobState
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from exporter.app.config import parse_config
 from exporter.config.errors import ConfigError, key_path
-from exporter.config.model import parse_config
 
 SECRET = "S3cr3t-never-printed"
 

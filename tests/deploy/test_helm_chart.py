@@ -772,7 +772,7 @@ def rendered_config(docs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def exporter_knows_events() -> bool:
     """The exporter's config has the `events` section (the push receiver)."""
-    from exporter.config.model import Config
+    from exporter.app.config import Config
     return "events" in Config.model_fields
 
 
@@ -1040,7 +1040,7 @@ def test_shard_flags_name_each_pods_own_peers(helm: str, tmp_path: Path):
     """--shard=auto, the total and a peer template that resolves to the StatefulSet's
     pods: <statefulset>-N.<headless>.<namespace>.svc on the container's port, https
     with TLS (SHARDED has webConfig tls_server_config) and http without."""
-    from exporter.runtime.sharding import Sharding, ordinal_from_hostname
+    from exporter.common.sharding import Sharding, ordinal_from_hostname
     for values, scheme in ((SHARDED, "https"),
                            ({"sharding": {"enabled": True, "shards": SHARDS}}, "http")):
         docs = render(helm, tmp_path, values, release="media")
@@ -1071,7 +1071,7 @@ def test_shard_flags_name_each_pods_own_peers(helm: str, tmp_path: Path):
 
 def test_shard_flags_parse_as_the_exporter_reads_them(helm: str, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch):
-    from exporter import cli
+    from exporter.app import cli
     docs = render(helm, tmp_path, SHARDED)
     args = container(docs)["args"]
     name = one(docs, "StatefulSet")["metadata"]["name"]

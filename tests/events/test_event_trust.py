@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.events.apply import MAX_CLOCK_SKEW, Claims, apply_claims, apply_event
-from exporter.events.model import JobEvent
 from exporter.events.parse import parse_delivery
 from exporter.events.receiver import _Fetcher
+from exporter.jobs.claims import MAX_CLOCK_SKEW, Claims, apply_claims, apply_event
+from exporter.jobs.events import JobEvent
 from exporter.jobs.model import MAX_NAME_LENGTH, ErrorInfo, Job
 from exporter.jobs.states import JobState
 from exporter.refresh.marks import MAX_CLAIMS_PER_JOB, Mark

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.events.apply import apply_event
-from exporter.events.model import JobEvent
+from exporter.backends.routes import arm_route, mkio_route
 from exporter.events.parse import MalformedDelivery, parse_delivery
-from exporter.events.routes import arm_route, mkio_route
+from exporter.jobs.claims import apply_event
+from exporter.jobs.events import JobEvent
 from exporter.jobs.model import ErrorInfo, Job
 from exporter.jobs.states import JobState
 

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from exporter.config.model import parse_config
+from exporter.app.config import parse_config
+from exporter.app.exporter import Exporter
+from exporter.common.sharding import Sharding, shard_of
 from exporter.jobs.states import JobState
-from exporter.runtime.exporter import Exporter
-from exporter.runtime.sharding import Sharding, shard_of
 from exporter.simulator import ManualClock, SimJob, Simulator
 from exporter.web.server import MetricsServer
 from tests.helpers import T0, parse_exposition, wait_until

@@ -12,11 +12,11 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from exporter.config.model import parse_config
-from exporter.events.apply import EVENT_GRACE, MAX_CLOCK_SKEW
+from exporter.app.config import parse_config
+from exporter.app.exporter import Exporter
 from exporter.events.receiver import MAX_PENDING_FETCHES
+from exporter.jobs.claims import EVENT_GRACE, MAX_CLOCK_SKEW
 from exporter.jobs.states import JobState
-from exporter.runtime.exporter import Exporter
 from exporter.simulator import ManualClock, SimJob, Simulator
 from exporter.web.server import MetricsServer
 from tests.helpers import T0, Scrape, parse_exposition, wait_until

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.runtime.exporter import Exporter
+from exporter.app.exporter import Exporter
 
 #: The repository's root directory.
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config.model import parse_config
+from exporter.app.config import parse_config
 from exporter.jobs.states import JobState
 from exporter.metrics.names import EXCLUDABLE, PER_JOB_FAMILIES
 from exporter.simulator import SimJob

@@ -17,8 +17,8 @@ import os
 import re
 from pathlib import Path
 
-from exporter.config.model import parse_config
-from exporter.runtime.exporter import Exporter
+from exporter.app.config import parse_config
+from exporter.app.exporter import Exporter
 from exporter.simulator import ManualClock, Simulator
 from tests.helpers import T0
 

@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import pytest
 
+from exporter.app.config import parse_config
 from exporter.backends.transport import ApiError
-from exporter.config.model import parse_config
-from exporter.events.apply import EVENT_GRACE, MAX_CLOCK_SKEW
-from exporter.events.model import JobEvent
+from exporter.jobs.claims import EVENT_GRACE, MAX_CLOCK_SKEW
+from exporter.jobs.events import JobEvent
 from exporter.jobs.model import ErrorInfo, Job, JobKey, Listing
 from exporter.jobs.states import JobState
 from exporter.refresh.refresher import AccountRefresher, Fetched
@@ -80,7 +80,7 @@ accounts:
     account_name: acct
     auth: {{method: none}}
 """, {})
-    refresher = AccountRefresher(config.accounts[0], config, api, clock)
+    refresher = AccountRefresher(config.accounts[0], config.refresh_policy(), api, clock)
     refresher.ensure_fresh()
     assert refresher.status.up
     return refresher

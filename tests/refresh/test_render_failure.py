@@ -7,10 +7,10 @@ import logging
 
 import requests
 
+from exporter.app.config import parse_config
 from exporter.backends.auth.tokens import StaticToken
 from exporter.backends.registry import backend_for
 from exporter.backends.transport import Transport
-from exporter.config.model import parse_config
 from exporter.jobs.states import JobState
 from exporter.metrics.per_job import AccountRenderer
 from exporter.refresh.refresher import AccountRefresher
@@ -43,7 +43,8 @@ accounts: [{{name: acct, endpoint: "{simulator.v2_endpoint('acct')}", auth: {{me
     source = backend_for(account).job_source(
         account, Transport(requests.Session(), StaticToken("test-token")), config.lookback, 100)
     renderer = FlakyRenderer()
-    refresher = AccountRefresher(account, config, source, clock, render=renderer)
+    refresher = AccountRefresher(account, config.refresh_policy(), source, clock,
+                                 render=renderer)
 
     refresher.ensure_fresh()
     assert refresher.status.up

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from exporter.backends.routes import arm_route, mkio_route
 from exporter.events.parse import parse_delivery
-from exporter.events.routes import arm_route, mkio_route
 from exporter.jobs.states import JobState
 from exporter.simulator import ManualClock, SimJob, Simulator
 from tests.simulator.event_receiver import Receiver

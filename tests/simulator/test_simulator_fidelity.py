@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from exporter.config.model import parse_config
+from exporter.app.config import parse_config
+from exporter.app.exporter import Exporter
 from exporter.jobs.states import FINAL_STATES, JobState
-from exporter.runtime.exporter import Exporter
 from exporter.simulator import ManualClock, SimJob, Simulator
 from exporter.simulator.fidelity import Fidelity
 from tests.helpers import parse_exposition

@@ -21,8 +21,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter.runtime.exporter import Exporter
-from exporter.runtime.logs import TextFormatter
+from exporter.app.exporter import Exporter
+from exporter.common.logs import TextFormatter
 from exporter.web.rejections import REASONS, HttpRejections
 from exporter.web.server import MetricsServer
 from tests.helpers import parse_exposition

@@ -12,15 +12,15 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from types import SimpleNamespace
 
 import pytest
 import requests
 
-from exporter.cli import _serve_parser
+from exporter.app.cli import _serve_parser
 from exporter.metrics.exposition import IDENTITY
 from exporter.metrics.per_job import gzip_member
 from exporter.web.limits import BACKLOG, raise_open_files_limit
+from exporter.web.rejections import HttpRejections
 from exporter.web.server import MetricsServer
 from tests.helpers import T0, v2_config, wait_until
 
@@ -34,7 +34,9 @@ class GatedExporter:
 
     def __init__(self, members: list[bytes]) -> None:
         self.members = members
-        self.config = SimpleNamespace(refresh=SimpleNamespace(timeout=1.0))
+        self.scrape_timeout = 1.0
+        self.events = None
+        self.http_rejections = HttpRejections()
         self.refreshers: list = []
         self.gate = threading.Event()
         self.gate.set()

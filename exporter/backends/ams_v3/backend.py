@@ -10,9 +10,9 @@ from exporter.backends.auth.config import RmsApiKeyAuth
 from exporter.backends.auth.rms import RmsApiKeyToken
 from exporter.backends.auth.tokens import TokenProvider, cloud_scope
 from exporter.backends.base import Backend, JobSource, SignIn
+from exporter.backends.routes import arm_route
 from exporter.backends.settings import AccountSettings
 from exporter.backends.transport import Transport
-from exporter.events.routes import arm_route
 
 #: ARM's resource, per cloud (the ARM endpoint's host suffix tells which).
 SCOPES = {"": "https://management.azure.com/.default",

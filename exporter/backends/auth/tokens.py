@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from exporter.backends.auth.config import AuthBase, NoAuth, TokenAuth, TokenFileAuth
 from exporter.backends.auth.credentials import CredentialFactory, failure_hint
 from exporter.backends.auth.errors import AuthError
-from exporter.runtime.files import Signature, file_signature
+from exporter.common.files import Signature, file_signature
 
 #: Renew this long before the token expires, so a refresh never carries a dying token.
 EXPIRY_MARGIN_SECONDS = 300.0

@@ -6,9 +6,9 @@ from exporter.backends.base import Backend, JobSource
 from exporter.backends.mkio.client import MkioClient
 from exporter.backends.mkio.config import MkioAccountConfig
 from exporter.backends.mkio.source import MkioSource
+from exporter.backends.routes import mkio_route
 from exporter.backends.settings import AccountSettings
 from exporter.backends.transport import Transport
-from exporter.events.routes import mkio_route
 
 
 class MkioBackend(Backend):

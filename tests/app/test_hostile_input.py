@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from exporter.app.config import parse_config
 from exporter.config.errors import ConfigError
-from exporter.config.model import parse_config
 from exporter.jobs.selection import NamePattern
 from exporter.jobs.states import JobState
 from exporter.simulator import SimJob

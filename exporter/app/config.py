@@ -1,12 +1,13 @@
-"""The configuration file's model (SPEC §4): refresh, retention, lookback, the job
-cap and the accounts, each validated by its backend's model."""
+"""The configuration file's model (SPEC §4), assembled from the models each layer
+owns: the accounts (each validated by its backend's model), refresh and retention
+(exporter.refresh.settings), events (exporter.events.config) and metrics."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, ValidationError, field_validator
+from pydantic import AfterValidator, Field, ValidationError
 
 from exporter.backends.registry import AccountConfig
 from exporter.backends.transport import DEFAULT_MAX_RESPONSE_BYTES
@@ -15,27 +16,7 @@ from exporter.config.loading import default_environ, expand_env, load_yaml, read
 from exporter.config.types import ByteSize, Duration, PositiveInt, StrictModel, Text
 from exporter.events.config import EventsConfig
 from exporter.metrics.names import EXCLUDABLE
-
-
-class RefreshConfig(StrictModel):
-    #: A scrape within this of the last refresh is served from the snapshot.
-    min_interval: Duration = 30.0
-    #: A full listing this often; in between, only changed jobs are fetched.
-    full_resync: Duration = 900.0
-    #: Per request, and the longest a scrape waits for a refresh.
-    timeout: Duration = 20.0
-
-    @field_validator("timeout")
-    @classmethod
-    def _positive_timeout(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be more than 0s")
-        return value
-
-
-class RetentionConfig(StrictModel):
-    finished: Duration = 6 * 3600.0
-    failed: Duration = 24 * 3600.0
+from exporter.refresh.settings import RefreshConfig, RefreshPolicy, RetentionConfig
 
 
 def _known_metric(name: Any) -> Any:
@@ -60,6 +41,11 @@ class Config(StrictModel):
     max_response_bytes: ByteSize = DEFAULT_MAX_RESPONSE_BYTES
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
+
+    def refresh_policy(self) -> RefreshPolicy:
+        """The settings the refresh layer reads (it never sees the whole file)."""
+        return RefreshPolicy(self.refresh, self.retention, self.lookback,
+                             self.max_jobs_per_account)
 
 
 def build_config(raw: Any) -> Config:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.runtime.sharding import (
+from exporter.common.sharding import (
     Sharding,
     fnv1a_64,
     jump_consistent_hash,

@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from exporter import __version__
+from exporter.app.config import load_config
+from exporter.common.logs import LEVELS, setup_logging
+from exporter.common.malloc import limit_malloc_arenas
+from exporter.common.sharding import Sharding, ordinal_from_hostname, shard_of
 from exporter.config.errors import ConfigError
-from exporter.config.model import load_config
-from exporter.runtime.logs import LEVELS, setup_logging
-from exporter.runtime.malloc import limit_malloc_arenas
-from exporter.runtime.sharding import Sharding, ordinal_from_hostname, shard_of
 
 if TYPE_CHECKING:
-    from exporter.runtime.exporter import Exporter
+    from exporter.app.exporter import Exporter
 
 log = logging.getLogger("exporter")
 
@@ -159,7 +159,7 @@ def _check_config(argv: list[str]) -> int:
 
 
 def _once(argv: list[str]) -> int:
-    from exporter.runtime.lifecycle import Lifecycle
+    from exporter.app.lifecycle import Lifecycle
 
     parser = argparse.ArgumentParser(prog="ams-job-exporter once",
                                      description="Collect once; print the exposition.")
@@ -179,7 +179,7 @@ def _once(argv: list[str]) -> int:
 
 
 def _serve(argv: list[str]) -> int:
-    from exporter.runtime.lifecycle import Lifecycle
+    from exporter.app.lifecycle import Lifecycle
     from exporter.web.limits import raise_open_files_limit
     from exporter.web.server import MetricsServer, parse_listen_address
 
@@ -216,7 +216,7 @@ def _serve(argv: list[str]) -> int:
         parser.error("--config.file is required (or use --demo)")
     try:
         if args.demo:
-            from exporter.runtime.demo import run_demo
+            from exporter.app.demo import run_demo
 
             return run_demo(server_factory, collectors)
         lifecycle = Lifecycle.from_file(args.config_file, server_factory=server_factory,

@@ -10,10 +10,10 @@ import requests
 from azure.core.credentials import AccessToken
 from azure.mgmt.media import AzureMediaServices
 
+from exporter.app.config import parse_config
+from exporter.app.exporter import Exporter
 from exporter.backends.auth.rms import jwt_expiry
-from exporter.config.model import parse_config
 from exporter.jobs.states import JobState
-from exporter.runtime.exporter import Exporter
 from exporter.simulator import ManualClock, SimJob, Simulator
 from tests.helpers import T0, scrape
 

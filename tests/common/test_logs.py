@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from exporter.runtime.logs import (
+from exporter.common.logs import (
     JsonFormatter,
     TextFormatter,
     Throttle,

@@ -11,12 +11,12 @@ from collections import defaultdict
 import pytest
 import requests
 
+from exporter.app.config import parse_config
+from exporter.app.exporter import Exporter
 from exporter.backends.ams_v2.client import V2Client
 from exporter.backends.ams_v3.client import V3Client
 from exporter.backends.auth.tokens import NoToken
 from exporter.backends.transport import Transport
-from exporter.config.model import parse_config
-from exporter.runtime.exporter import Exporter
 from exporter.simulator import ManualClock, Simulator
 from exporter.web.server import MetricsServer
 from tests.helpers import T0, parse_exposition

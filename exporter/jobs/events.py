@@ -1,5 +1,5 @@
-"""A push event, as the receiver hands it to an account: which job, what happened,
-when, and what it says about states, progress and errors."""
+"""A push event about one job, as a backend parses it and an account applies it:
+which job, what happened, when, and what it says about states, progress and errors."""
 
 from __future__ import annotations
 
@@ -35,10 +35,3 @@ class JobEvent:
     @property
     def key(self) -> JobKey:
         return (self.transform, self.job_name)
-
-
-@dataclass(frozen=True)
-class Validation:
-    """Event Grid's SubscriptionValidation handshake: answer with the code."""
-
-    code: str

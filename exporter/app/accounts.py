@@ -8,13 +8,13 @@ from collections.abc import Callable, Mapping
 
 import requests
 
+from exporter.app.config import Config
 from exporter.backends.auth.credentials import CredentialFactory
 from exporter.backends.base import SignIn
 from exporter.backends.ratelimit import RateLimiter
 from exporter.backends.registry import backend_for
 from exporter.backends.settings import AccountSettings
 from exporter.backends.transport import Transport
-from exporter.config.model import Config
 from exporter.metrics.aggregates import AccountView
 from exporter.metrics.api_stats import ApiStats
 from exporter.metrics.per_job import AccountRenderer
@@ -45,18 +45,22 @@ def build_account(
     )
     source = backend.job_source(account, transport, config.lookback,
                                 config.max_jobs_per_account)
-    refresher = AccountRefresher(account, config, source, clock,
+    refresher = AccountRefresher(account, config.refresh_policy(), source, clock,
                                  render=AccountRenderer(account.name,
                                                         frozenset(config.metrics.exclude)))
-    return AccountView(refresher, stats)
+    return AccountView(refresher, stats, built_from(account, config))
+
+
+def built_from(account: AccountSettings, config: Config) -> tuple[object, ...]:
+    """What an account's client, listing and renderer are built from: the request
+    timeout, the lookback, the body cap and the metrics settings (retention and
+    intervals are read live from the refresher's policy)."""
+    return (account, config.refresh.timeout, config.lookback, config.max_response_bytes,
+            config.metrics)
 
 
 def can_keep(view: AccountView, account: AccountSettings, config: Config) -> bool:
     """An account survives a reload with its jobs and counters when nothing its
     client or listing was built from has changed (the request timeout and the
     lookback are baked into those; retention and intervals are read live)."""
-    old = view.refresher.config
-    return (view.refresher.account == account and old.refresh.timeout == config.refresh.timeout
-            and old.lookback == config.lookback
-            and old.max_response_bytes == config.max_response_bytes
-            and old.metrics == config.metrics)
+    return view.built_from == built_from(account, config)

@@ -7,9 +7,9 @@ import secrets
 import time
 from collections.abc import Sequence
 
-from exporter.config.model import Config, build_config
+from exporter.app.config import Config, build_config
+from exporter.app.lifecycle import Lifecycle, ServerFactory
 from exporter.metrics.exposition import Collector
-from exporter.runtime.lifecycle import Lifecycle, ServerFactory
 from exporter.simulator import Simulator
 
 log = logging.getLogger(__name__)

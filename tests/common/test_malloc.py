@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 
-from exporter.runtime.malloc import limit_malloc_arenas
+from exporter.common.malloc import limit_malloc_arenas
 
 
 def test_arena_limit_on_glibc(monkeypatch):

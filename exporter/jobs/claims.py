@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from exporter.events.model import JobEvent
+from exporter.jobs.events import JobEvent
 from exporter.jobs.model import ErrorInfo, Job
 from exporter.jobs.states import JobState
 

@@ -15,8 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 import requests
 from prometheus_client import ProcessCollector
 
+from exporter.app.accounts import build_account, can_keep
+from exporter.app.config import Config
 from exporter.backends.auth.credentials import CredentialBuilder, CredentialFactory
-from exporter.config.model import Config
+from exporter.common.sharding import Sharding
 from exporter.events.auth import DeliveryAuth
 from exporter.events.forward import Forwarder
 from exporter.events.receiver import EventReceiver, EventStats
@@ -24,8 +26,6 @@ from exporter.metrics.aggregates import AccountView, ReloadStatus
 from exporter.metrics.exposition import Collector, Exposition
 from exporter.refresh.refresher import AccountRefresher
 from exporter.refresh.scheduler import RefreshScheduler
-from exporter.runtime.accounts import build_account, can_keep
-from exporter.runtime.sharding import Sharding
 from exporter.web.rejections import HttpRejections
 
 #: The process metrics are the same for every Exporter of the process.
@@ -62,7 +62,7 @@ class Exporter:
                 continue  # another shard refreshes and exports it
             kept = (reuse or {}).get(account.name)
             if kept is not None and can_keep(kept, account, config):
-                kept.refresher.config = config  # new retention/refresh settings apply
+                kept.refresher.policy = config.refresh_policy()  # applies live
                 self.views.append(kept)
                 continue
             self.views.append(build_account(
@@ -97,6 +97,10 @@ class Exporter:
                         reload_status=self.reload_status, collectors=self.collectors,
                         event_stats=self.event_stats,
                         http_rejections=self.http_rejections, sharding=self.sharding)
+
+    @property
+    def scrape_timeout(self) -> float:
+        return self.config.refresh.timeout
 
     @property
     def refreshers(self) -> list[AccountRefresher]:

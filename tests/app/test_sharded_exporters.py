@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from exporter.config.model import parse_config
-from exporter.runtime.exporter import Exporter
-from exporter.runtime.sharding import Sharding, shard_of
+from exporter.app.config import parse_config
+from exporter.app.exporter import Exporter
+from exporter.common.sharding import Sharding, shard_of
 from tests.helpers import T0, parse_exposition
 
 ACCOUNTS = [f"tenant-{n}" for n in range(9)]
