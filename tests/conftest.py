@@ -11,22 +11,7 @@ import pytest
 from exporter.app.config import Config, parse_config
 from exporter.app.exporter import Exporter
 from exporter.simulator import ManualClock, Simulator
-
-# Re-exported for test modules that still import helpers from tests.conftest
-# (tests/test_web_*.py, tests/test_http.py): use tests.helpers in new code.
-from tests.helpers import (
-    T0,
-    Scrape,
-    output_lines,
-    parse_exposition,
-    scrape,
-    v2_config,
-    wait_for_line,
-    wait_until,
-)
-
-__all__ = ["T0", "Scrape", "output_lines", "parse_exposition", "scrape", "v2_config",
-           "wait_for_line", "wait_until"]
+from tests.helpers import T0
 
 
 @pytest.fixture

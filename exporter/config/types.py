@@ -12,8 +12,6 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
-from exporter.config.errors import ConfigError
-
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -39,14 +37,6 @@ def duration_seconds(value: Any) -> float:
     if not text or pos != len(text):
         raise ValueError("invalid duration (use e.g. 30s, 15m, 6h, 2d)")
     return total
-
-
-def parse_duration(value: Any, path: str) -> float:
-    """duration_seconds for callers outside a model: errors name `path`."""
-    try:
-        return duration_seconds(value)
-    except ValueError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
 
 
 def _http_url(value: Any) -> str:

@@ -34,7 +34,6 @@ from http.client import HTTPMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-from prometheus_client.metrics_core import Metric
 from requests.structures import CaseInsensitiveDict
 
 from exporter import __version__
@@ -524,7 +523,6 @@ class MetricsServer:
                  max_requests: int = MAX_REQUESTS, header_timeout: float = HEADER_TIMEOUT,
                  idle_timeout: float = IDLE_TIMEOUT,
                  write_timeout: float = WRITE_TIMEOUT) -> None:
-        self._web_config = web_config
         self.limits = Limits(max_requests, header_timeout, idle_timeout, write_timeout)
         self._server = _Server((host, port), exporter,
                                OPEN_ACCESS if web_config is None else web_config, self.limits)
@@ -543,16 +541,6 @@ class MetricsServer:
         shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
         scheme = "https" if self._server.access.tls_enabled else "http"
         return f"{scheme}://{shown}:{self.port}"
-
-    @property
-    def web_config(self) -> WebConfigFile | None:
-        """The web config file in force, if the server has one."""
-        return self._web_config
-
-    def collect(self) -> list[Metric]:
-        """The HTTP side's own metrics for the exposition (a collector): today
-        ams_web_config_last_reload_successful, present with a web config file."""
-        return list(self._web_config.collect()) if self._web_config is not None else []
 
     def start(self) -> MetricsServer:
         self._thread.start()

@@ -14,7 +14,7 @@ import re
 import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import (
     BeforeValidator,
@@ -36,9 +36,6 @@ from exporter.web.tls import (
     TLSSettings,
     build_ssl_context,
 )
-
-if TYPE_CHECKING:  # the watcher used to live here; `WebConfigFile` is still found here
-    from exporter.web.config_file import WebConfigFile  # noqa: F401
 
 KEY = "web.config.file"
 #: Our extension: paths served without basic auth, so kubelet probes (which cannot
@@ -328,13 +325,3 @@ def build_web_config(model: WebConfigModel, base_dir: str) -> WebConfig:
     return WebConfig(tls=tls, headers=headers, users=dict(model.basic_auth_users.values()),
                      unauthenticated_paths=frozenset(model.unauthenticated_paths),
                      ssl_context=context)
-
-
-def __getattr__(name: str) -> Any:
-    """`from exporter.web.web_config import WebConfigFile` keeps working (lazily: the
-    watcher imports this module)."""
-    if name == "WebConfigFile":
-        from exporter.web.config_file import WebConfigFile
-
-        return WebConfigFile
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,7 +10,7 @@ import pytest
 
 from exporter.app.config import parse_config
 from exporter.config.errors import ConfigError
-from exporter.config.types import parse_duration
+from exporter.config.types import duration_seconds
 from exporter.jobs.states import JobState
 
 VALID = """
@@ -65,7 +65,7 @@ def test_dollar_escape_and_env_values_are_not_yaml() -> None:
     ("30s", 30), ("15m", 900), ("6h", 21600), ("2d", 172800), ("1h30m", 5400),
     ("500ms", 0.5), ("0s", 0)])
 def test_durations(value: str, seconds: float) -> None:
-    assert parse_duration(value, "x") == seconds
+    assert duration_seconds(value) == seconds
 
 
 ACCOUNT = "name: a, endpoint: 'http://h/api/'"

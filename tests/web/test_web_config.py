@@ -623,28 +623,6 @@ def test_a_file_rewritten_while_running_never_turns_tls_or_basic_auth_off(
     _assert_no_secrets(logs.text)
 
 
-def test_the_reload_metric_is_part_of_the_servers_collector(tmp_path, serve, exporter):
-    path = _write(tmp_path / "web.yml", f"basic_auth_users:\n  alice: {HASH}\n")
-    web_config = WebConfigFile(str(path))
-    server = serve(web_config)
-    assert server.web_config is web_config
-    assert _reload_metric(server) == 1
-    _write(path, "")
-    assert web_config.reload_if_changed() is False
-    assert _reload_metric(server) == 0
-    plain = MetricsServer(exporter, "127.0.0.1", 0)  # no web config: nothing to report
-    try:
-        assert plain.collect() == [] and plain.web_config is None
-    finally:
-        plain.stop()
-
-
-def test_the_watcher_is_still_importable_from_web_config():
-    from exporter.web import web_config
-
-    assert web_config.WebConfigFile is WebConfigFile
-
-
 _TLS = "tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n"
 _MTLS = _TLS + "  client_auth_type: {auth}\n  client_ca_file: {ca}\n"
 _USERS = f"basic_auth_users:\n  alice: '{HASH}'\n"
