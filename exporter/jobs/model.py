@@ -1,4 +1,4 @@
-"""The normalized job record that both API generations are parsed into."""
+"""The normalized job record every backend (AMS v2, AMS v3 and RMS, MK.IO) parses into."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class ErrorInfo:
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One AMS job as the exporter sees it; all times are Unix seconds (UTC)."""
+    """One encoding job as the exporter sees it; all times are Unix seconds (UTC)."""
 
     job_id: str
     name: str
