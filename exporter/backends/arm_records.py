@@ -3,6 +3,7 @@ normalized jobs: the job JSON of AMS v3, Ravnur RMS and MediaKind MK.IO."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -12,6 +13,7 @@ from exporter.backends.records import (
     MalformedRecord,
     bounded_code,
     creation_time,
+    progress_ratio,
     real_time,
 )
 from exporter.jobs.model import MAX_NAME_LENGTH, ErrorInfo, Job, Listing, bounded_name
@@ -19,6 +21,7 @@ from exporter.jobs.states import JobState
 
 PRIORITIES = {"low": 0, "normal": 1, "high": 2}
 _STATES = {state.name.lower(): state for state in JobState}
+_JOB_PATH = re.compile(r"(?:^|/)transforms/([^/]+)/jobs/([^/]+)/?$")
 
 
 def parse_job(resource: Any, transform: str) -> Job:
@@ -34,8 +37,8 @@ def parse_job(resource: Any, transform: str) -> Job:
     properties = resource.get("properties")
     if not isinstance(properties, dict):
         raise MalformedRecord("properties is missing")
-    state_text = properties.get("state")
-    if not isinstance(state_text, str) or state_text.lower() not in _STATES:
+    state = job_state(properties.get("state"))
+    if state is None:
         raise MalformedRecord("unknown or missing state")
     priority_text = properties.get("priority", "Normal")
     if not isinstance(priority_text, str) or priority_text.lower() not in PRIORITIES:
@@ -55,7 +58,7 @@ def parse_job(resource: Any, transform: str) -> Job:
     return Job(
         job_id=name,
         name=name,
-        state=_STATES[state_text.lower()],
+        state=state,
         created=creation,
         created_unknown=created_unknown,
         last_modified=last_modified,
@@ -68,29 +71,47 @@ def parse_job(resource: Any, transform: str) -> Job:
     )
 
 
-def _outputs(outputs: Any) -> tuple[float | None, tuple[ErrorInfo, ...]]:
-    """Mean progress over the outputs (0-1) and their distinct error codes."""
-    if outputs is None:
-        return None, ()
-    if not isinstance(outputs, list):
-        raise MalformedRecord("outputs is not a list")
+def job_path(path: Any) -> tuple[str, str] | None:
+    """(transform, job) of a resource path ending in `transforms/<t>/jobs/<j>` (a
+    job's `id`, an event's subject), or None; the names are not checked here."""
+    match = _JOB_PATH.search(path) if isinstance(path, str) else None
+    return (match.group(1), match.group(2)) if match else None
+
+
+def job_state(text: Any) -> JobState | None:
+    """The state an ARM job's `state` names (any case), or None."""
+    return _STATES.get(text.lower()) if isinstance(text, str) else None
+
+
+def output_summary(outputs: Iterable[Any]) -> tuple[float | None, tuple[ErrorInfo, ...]]:
+    """Mean progress (0-1) and the distinct error codes of job outputs; an output
+    that is not an object says nothing."""
     progresses: list[float] = []
     errors: dict[ErrorInfo, None] = {}
     for output in outputs:
         if not isinstance(output, dict):
-            raise MalformedRecord("an output is not an object")
-        progress = output.get("progress")
-        if isinstance(progress, (int, float)) and not isinstance(progress, bool) \
-                and progress == progress:
-            progresses.append(min(max(float(progress), 0.0), 100.0) / 100.0)
+            continue
+        progress = progress_ratio(output.get("progress"))
+        if progress is not None:
+            progresses.append(progress)
         error = output.get("error")
         if isinstance(error, dict) and isinstance(error.get("code"), str):
             category = error.get("category")
             errors[ErrorInfo(bounded_code(error["code"]),
                              bounded_code(category) if isinstance(category, str)
                              else "Unknown")] = None
-    progress_ratio = sum(progresses) / len(progresses) if progresses else None
-    return progress_ratio, tuple(errors)
+    return (sum(progresses) / len(progresses) if progresses else None), tuple(errors)
+
+
+def _outputs(outputs: Any) -> tuple[float | None, tuple[ErrorInfo, ...]]:
+    """A listed job's outputs, which must be a list of objects when present."""
+    if outputs is None:
+        return None, ()
+    if not isinstance(outputs, list):
+        raise MalformedRecord("outputs is not a list")
+    if not all(isinstance(output, dict) for output in outputs):
+        raise MalformedRecord("an output is not an object")
+    return output_summary(outputs)
 
 
 def listing_of(items: Iterable[Any], transform_of: Callable[[Any], str],

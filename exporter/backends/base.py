@@ -2,9 +2,11 @@
 refresh engine.
 
 A backend is one API family (AMS v2, AMS v3/RMS, ...). It owns its account
-configuration model, the token scope and token provider of its accounts, and the
-job source that reads an account's jobs. Nothing outside `exporter.backends`
-branches on the `api` of an account: it asks the account's backend.
+configuration model, the token scope and token provider of its accounts, the job
+source that reads an account's jobs, and the push events its services send (their
+types, how one is parsed, and the routing keys that lead it to its account).
+Nothing outside `exporter.backends` branches on the `api` of an account or on an
+event type: it asks the account's backend, or the registry.
 """
 
 from __future__ import annotations
@@ -12,15 +14,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 import requests
 
 from exporter.backends.auth.credentials import CredentialFactory
-from exporter.backends.auth.tokens import TokenProvider, token_provider_for
+from exporter.backends.auth.tokens import TokenProvider
+from exporter.backends.event_items import EventItem
 from exporter.backends.settings import AccountSettings
 from exporter.backends.transport import Transport
+from exporter.jobs.events import JobEvent
 from exporter.jobs.model import Job, JobKey, Listing
+
+#: The account configuration model of a backend.
+C = TypeVar("C", bound=AccountSettings)
 
 
 @dataclass(frozen=True)
@@ -64,29 +71,34 @@ class JobSource(Protocol):
         ...
 
 
-class Backend:
-    """Base class of the backends: subclasses set `api` and `config_model` and
-    implement `token_scope` and `job_source`; sign-in is shared unless overridden."""
+class Backend(Generic[C]):
+    """Base class of the backends, typed on the account configuration model: a
+    subclass sets `api` and `config_model` and implements `token_scope` and
+    `job_source`; sign-in is shared unless overridden. A backend whose services push
+    job events lists their types in `event_types` and parses them in `parse_event`."""
 
-    api: str
-    config_model: type[AccountSettings]
+    api: ClassVar[str]
+    config_model: type[C]
+    #: The push event types this API family's services send (see exporter.events.parse).
+    event_types: ClassVar[frozenset[str]] = frozenset()
 
-    def token_scope(self, account: AccountSettings) -> str:
+    def token_scope(self, account: C) -> str:
         raise NotImplementedError
 
-    def token_provider(self, account: AccountSettings, sign_in: SignIn) -> TokenProvider:
-        return token_provider_for(account.auth, self.token_scope(account), sign_in.credentials,
-                                  sign_in.environ)
+    def token_provider(self, account: C, sign_in: SignIn) -> TokenProvider:
+        return account.auth.token_provider(self.token_scope(account), sign_in.credentials,
+                                           sign_in.environ)
 
-    def job_source(self, account: AccountSettings, transport: Transport, lookback: float,
+    def job_source(self, account: C, transport: Transport, lookback: float,
                    max_jobs: int) -> JobSource:
         raise NotImplementedError
 
-    def event_routes(self, account: AccountSettings) -> tuple[str, ...]:
-        """The routing keys push events for this account carry (see
-        exporter.events.parse): none when the API family sends no events."""
+    def event_routes(self, account: C) -> tuple[str, ...]:
+        """The routing keys push events for this account carry (JobEvent.routes):
+        none when the API family sends no events."""
         return ()
 
-    def endpoint(self, account: AccountSettings) -> str:
-        """The base URL the account's requests go to (for the landing page)."""
+    def parse_event(self, item: EventItem) -> JobEvent:
+        """One delivered event of a type in `event_types`; raises ValueError
+        (MalformedEvent) when it does not say which job, when or what."""
         raise NotImplementedError

@@ -1,4 +1,5 @@
-"""OData v3 pieces of the AMS v2 API: literals, filters and datetime parsing.
+"""OData pieces: literals, filter clauses and datetime parsing, for AMS v2 (OData v3)
+and the `$filter`s of the ARM-style APIs (AMS v3, RMS, MK.IO).
 
 Everything that goes into a `$filter` passes through `string_literal` or
 `datetime_literal`, so no value taken from the configuration can change the
@@ -42,10 +43,6 @@ def any_of(clauses: Iterable[str]) -> str:
     if not parts:
         raise ValueError("any_of needs at least one clause")
     return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
-
-
-def all_of(clauses: Iterable[str]) -> str:
-    return " and ".join(c for c in clauses if c)
 
 
 def parse_datetime(value: object) -> float | None:

@@ -1,6 +1,6 @@
 """What every backend's record parsing shares: the error for one record that
-cannot be understood (skipped, counted and logged once), bounded label values, and
-the line between a real time and a placeholder."""
+cannot be understood (skipped, counted and logged once), bounded label values,
+progress as a ratio, and the line between a real time and a placeholder."""
 
 from __future__ import annotations
 
@@ -28,6 +28,14 @@ def bounded_code(code: str) -> str:
     """Error codes become label values: keep them short and plain."""
     cleaned = "".join(ch for ch in code if ch.isascii() and (ch.isalnum() or ch in "._-"))
     return cleaned[:_ERROR_CODE_MAX] or "Other"
+
+
+def progress_ratio(percent: Any) -> float | None:
+    """A progress percentage as reported (any JSON value) as a ratio 0-1, clamped;
+    None when it is not a number (booleans and NaN included)."""
+    if isinstance(percent, bool) or not isinstance(percent, int | float) or percent != percent:
+        return None
+    return min(max(float(percent), 0.0), 100.0) / 100.0
 
 
 def real_time(moment: float | None) -> float | None:

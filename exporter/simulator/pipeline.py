@@ -73,6 +73,85 @@ def _v2_headers(request: Request) -> list[tuple[str, str]]:
     return headers
 
 
+def _rms_sign_in(pipeline: Pipeline, request: Request) -> _Target | None:
+    rms = pipeline.rms
+    if rms is None or not rms.is_token_path(request.path):
+        return None
+    return _Target(
+        "rms", "token", None,
+        handle=lambda: rms.handle(request),
+        error=lambda status, message: problem(status, message),
+        throttled=lambda _: problem(503, "Throttled."),
+        headers=list,
+        faults=False,
+    )
+
+
+def _mkio(pipeline: Pipeline, request: Request) -> _Target | None:
+    mkio = pipeline.mkio
+    route = parse_mkio_path(request.path) if mkio is not None else None
+    if mkio is None or route is None:
+        return None
+    project = mkio.find(route)
+    return _Target(
+        "mkio", route.kind, project.key if project is not None else None,
+        handle=lambda: mkio.handle(request, route),
+        error=lambda status, message: mkio_error(status, message),
+        throttled=mkio.throttled,
+        headers=lambda: mkio.headers(request),
+    )
+
+
+def _aad(pipeline: Pipeline, request: Request) -> _Target | None:
+    aad = pipeline.aad
+    route = parse_aad_path(request.path) if aad is not None else None
+    if aad is None or route is None:
+        return None
+    return _Target(
+        "aad", route.kind, None,
+        handle=lambda: aad.handle(request, route),
+        error=lambda status, message: aad.error(request, status, message),
+        throttled=lambda _: aad.error(request, 503, "Throttled."),
+        headers=lambda: aad.headers(request),
+        faults=False,
+    )
+
+
+def _arm(pipeline: Pipeline, request: Request) -> _Target | None:
+    """AMS v3 through ARM, logged as "rms" when the path names an RMS account."""
+    v3 = pipeline.v3
+    route = parse_arm_path(request.path) if v3 is not None else None
+    if v3 is None or route is None:
+        return None
+    account = v3.find(route)
+    rms_account = account is not None and account.rms_key is not None
+    return _Target(
+        "rms" if rms_account else "v3", route.kind,
+        account.key if account is not None else None,
+        handle=lambda: v3.handle(request, route),
+        error=lambda status, message: arm_error(status, message),
+        throttled=v3.throttled,
+        headers=lambda: v3.headers(request, route),
+    )
+
+
+def _v2(pipeline: Pipeline, request: Request) -> _Target:
+    route = parse_route(request.path)
+    return _Target(
+        "v2", route.kind, route.account,
+        handle=lambda: pipeline.service.handle(request, route),
+        error=error_response,
+        throttled=_v2_throttled,
+        headers=lambda: _v2_headers(request),
+    )
+
+
+#: The APIs sharing the server, in routing order: the first that recognizes a
+#: request's path answers it; v2 takes whatever is left.
+ROUTING: tuple[Callable[[Pipeline, Request], _Target | None], ...] = (
+    _rms_sign_in, _mkio, _aad, _arm, _v2)
+
+
 class Pipeline:
     def __init__(
         self,
@@ -95,54 +174,8 @@ class Pipeline:
         self.mkio = mkio
 
     def _target(self, request: Request) -> _Target:
-        path = request.path
-        aad, v3, rms, mkio = self.aad, self.v3, self.rms, self.mkio
-        if rms is not None and rms.is_token_path(path):
-            return _Target(
-                "rms", "token", None,
-                handle=lambda: rms.handle(request),
-                error=lambda status, message: problem(status, message),
-                throttled=lambda _: problem(503, "Throttled."),
-                headers=list,
-                faults=False,
-            )
-        if mkio is not None and (mk := parse_mkio_path(path)) is not None:
-            project = mkio.find(mk)
-            return _Target(
-                "mkio", mk.kind, project.key if project is not None else None,
-                handle=lambda: mkio.handle(request, mk),
-                error=lambda status, message: mkio_error(status, message),
-                throttled=mkio.throttled,
-                headers=lambda: mkio.headers(request),
-            )
-        if aad is not None and (route := parse_aad_path(path)) is not None:
-            return _Target(
-                "aad", route.kind, None,
-                handle=lambda: aad.handle(request, route),
-                error=lambda status, message: aad.error(request, status, message),
-                throttled=lambda _: aad.error(request, 503, "Throttled."),
-                headers=lambda: aad.headers(request),
-                faults=False,
-            )
-        if v3 is not None and (arm := parse_arm_path(path)) is not None:
-            account = v3.find(arm)
-            rms_account = account is not None and account.rms_key is not None
-            return _Target(
-                "rms" if rms_account else "v3", arm.kind,
-                account.key if account is not None else None,
-                handle=lambda: v3.handle(request, arm),
-                error=lambda status, message: arm_error(status, message),
-                throttled=v3.throttled,
-                headers=lambda: v3.headers(request, arm),
-            )
-        v2_route = parse_route(path)
-        return _Target(
-            "v2", v2_route.kind, v2_route.account,
-            handle=lambda: self.service.handle(request, v2_route),
-            error=error_response,
-            throttled=_v2_throttled,
-            headers=lambda: _v2_headers(request),
-        )
+        targets = (route(self, request) for route in ROUTING)
+        return next(target for target in targets if target is not None)
 
     def __call__(self, request: Request) -> Response:
         target = self._target(request)

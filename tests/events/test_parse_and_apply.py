@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 
@@ -9,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.backends.routes import arm_route, mkio_route
-from exporter.events.parse import MalformedDelivery, parse_delivery
+from exporter.backends.ams_v3.events import arm_route
+from exporter.backends.mkio.events import mkio_route
+from exporter.events.parse import MalformedDelivery, envelope, parse_delivery
 from exporter.jobs.claims import apply_event
 from exporter.jobs.events import JobEvent
 from exporter.jobs.model import ErrorInfo, Job
@@ -92,6 +94,13 @@ def test_documented_job_events_parse_in_both_schemas(schema):
     assert errored.state == JobState.Error and errored.progress == pytest.approx(0.83)
     assert errored.errors == (ErrorInfo("ServiceError", "Service"),)
     assert progress.state is None and progress.progress == pytest.approx(0.86)
+
+
+def test_both_schemas_read_into_the_same_event_item():
+    for item in STATE_CHANGE + ERRORED + PROGRESS:
+        eventgrid, cloud = envelope(item), envelope(cloud_event(item))
+        assert eventgrid.source == TOPIC and eventgrid.type == item["eventType"]
+        assert dataclasses.replace(cloud, raw=item) == eventgrid
 
 
 def test_the_validation_handshake_and_single_objects():

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.backends.routes import arm_route, mkio_route
+from exporter.backends.ams_v3.events import arm_route
+from exporter.backends.mkio.events import mkio_route
 from exporter.events.parse import parse_delivery
 from exporter.jobs.states import JobState
 from exporter.simulator import ManualClock, SimJob, Simulator

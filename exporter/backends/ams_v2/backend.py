@@ -7,29 +7,19 @@ from exporter.backends.ams_v2.config import V2AccountConfig
 from exporter.backends.ams_v2.source import V2Source
 from exporter.backends.auth.tokens import cloud_scope
 from exporter.backends.base import Backend, JobSource
-from exporter.backends.settings import AccountSettings
 from exporter.backends.transport import Transport
 
-#: The v2 API's resource, per cloud (the endpoint's host suffix tells which).
-SCOPES = {"": "https://rest.media.azure.net/.default",
-          ".chinacloudapi.cn": "https://rest.media.chinacloudapi.cn/.default",
-          ".usgovcloudapi.net": "https://rest.media.usgovcloudapi.net/.default"}
 
+class AmsV2Backend(Backend[V2AccountConfig]):
+    """v2 sends no push events: its accounts are polled only."""
 
-class AmsV2Backend(Backend):
     api = "v2"
     config_model = V2AccountConfig
 
-    def token_scope(self, account: AccountSettings) -> str:
-        assert isinstance(account, V2AccountConfig)
-        return cloud_scope(account.endpoint, SCOPES)
+    def token_scope(self, account: V2AccountConfig) -> str:
+        return cloud_scope(account.endpoint, "rest.media", "azure.net")
 
-    def job_source(self, account: AccountSettings, transport: Transport, lookback: float,
+    def job_source(self, account: V2AccountConfig, transport: Transport, lookback: float,
                    max_jobs: int) -> JobSource:
-        assert isinstance(account, V2AccountConfig)
         client = V2Client(account.endpoint, transport, account.odata_format, max_jobs)
         return V2Source(account, client, lookback)
-
-    def endpoint(self, account: AccountSettings) -> str:
-        assert isinstance(account, V2AccountConfig)
-        return account.endpoint

@@ -14,6 +14,7 @@ from exporter.backends.records import (
     MalformedRecord,
     bounded_code,
     creation_time,
+    progress_ratio,
     real_time,
 )
 from exporter.jobs.model import MAX_NAME_LENGTH, ErrorInfo, Job, bounded_name
@@ -94,11 +95,7 @@ def parse_job(entity: Any) -> Job:
 def summarize_tasks(body: Any) -> TaskSummary:
     """Mean task progress (0-1) and the distinct error codes of a job's tasks."""
     tasks = [t for t in collection_entities(body) if isinstance(t, dict)]
-    progresses = [
-        min(max(float(t["Progress"]), 0.0), 100.0) / 100.0
-        for t in tasks
-        if _is_number(t.get("Progress"))
-    ]
+    progresses = [p for p in (progress_ratio(t.get("Progress")) for t in tasks) if p is not None]
     codes: dict[str, None] = {}
     for task in tasks:
         details = task.get("ErrorDetails")

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from exporter.backends.arm_records import listing_of, parse_job
-from exporter.backends.odata import any_of, selection_clauses, string_literal
-from exporter.backends.records import MalformedRecord
+from exporter.backends.arm_records import listing_of
+from exporter.backends.arm_source import FilterDialect
 from exporter.backends.transport import ApiError, Transport, json_body
-from exporter.jobs.model import Job, Listing
+from exporter.jobs.model import Listing
 from exporter.jobs.states import JobState
-
-log = logging.getLogger(__name__)
 
 API_VERSION = "2022-07-01"
 #: A listing that pages further than this is not believed (a server looping its links).
 MAX_PAGES = 10_000
-#: Names per `name eq ... or ...` filter when jobs are selected by name.
-NAMES_PER_REQUEST = 20
 
 
 def v3_datetime(timestamp: float) -> str:
@@ -30,25 +24,11 @@ def v3_datetime(timestamp: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
-def state_literal(state: JobState) -> str:
-    return f"Microsoft.Media.JobState'{state.name}'"
-
-
 def state_clause(state: JobState) -> str:
-    return f"properties/state eq {state_literal(state)}"
+    return f"properties/state eq Microsoft.Media.JobState'{state.name}'"
 
 
-def filter_for(states: frozenset[JobState] | None, created_since: float | None) -> str:
-    """`$filter` for a listing: selected states, and a lookback that keeps active jobs."""
-    since = (None if created_since is None
-             else f"properties/created ge {v3_datetime(created_since)}")
-    return " and ".join(selection_clauses(states, since, state_clause))
-
-
-def name_batches(names: tuple[str, ...]) -> Iterator[str]:
-    for start in range(0, len(names), NAMES_PER_REQUEST):
-        batch = names[start:start + NAMES_PER_REQUEST]
-        yield any_of(f"name eq {string_literal(n)}" for n in batch)
+V3_FILTERS = FilterDialect(v3_datetime, state_clause)
 
 
 class V3Client:
@@ -80,23 +60,10 @@ class V3Client:
                 names.append(item["name"])
         return names
 
-    def list_jobs(self, transform: str, filter_text: str = "", orderby: str = "") -> Listing:
-        params = {"$filter": filter_text, "$orderby": orderby}
+    def list_jobs(self, transform: str, filter_text: str = "") -> Listing:
+        params = {"$filter": filter_text}
         url = self._url(f"/transforms/{quote(transform, safe='')}/jobs", params)
         return listing_of(self._pages(url), lambda _: transform, self.max_jobs)
-
-    def get_job(self, transform: str, name: str) -> Job | None:
-        """One job, or None when it no longer exists (404)."""
-        url = self._url(f"/transforms/{quote(transform, safe='')}/jobs/{quote(name, safe='')}",
-                        {})
-        response = self.transport.get(url, {"Accept": "application/json"})
-        if response.status_code == 404:
-            return None
-        body = json_body(response)
-        try:
-            return parse_job(body, transform)
-        except MalformedRecord as exc:
-            raise ApiError(f"job resource: {exc}") from None
 
     def _url(self, path: str, params: dict[str, str]) -> str:
         query = {"api-version": API_VERSION, **{k: v for k, v in params.items() if v}}

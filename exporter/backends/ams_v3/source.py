@@ -1,68 +1,29 @@
-"""What a v3 account's refresh asks ARM: transforms, then each transform's jobs."""
+"""How a v3 (or RMS) account knows its transforms: the configured ones, or all of
+the account's, discovered through ARM at each full sync."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Callable, Iterable
 
-from exporter.backends.ams_v3.client import (
-    V3Client,
-    filter_for,
-    name_batches,
-    state_clause,
-    v3_datetime,
-)
-from exporter.backends.ams_v3.config import V3AccountConfig
-from exporter.backends.odata import changed_or_active
-from exporter.jobs.model import Job, JobKey, Listing
+from exporter.jobs.model import Listing
 
 
-class V3Source:
-    """Lists the selected jobs of every configured (or discovered) transform.
-    Progress and error codes come with the jobs' outputs: no extra requests.
-    Transforms are discovered at full syncs only."""
+class DiscoveredTransforms:
+    """The configured transforms, else the ones ARM lists at each full sync (so a
+    transform deleted since is no longer listed or reported); an incremental sync
+    goes through the transforms the last full sync found."""
 
-    def __init__(self, account: V3AccountConfig, client: V3Client, lookback: float) -> None:
-        self.account = account
-        self.client = client
-        self.lookback = lookback
-        self.known_transforms: tuple[str, ...] = account.transforms
+    def __init__(self, configured: tuple[str, ...],
+                 discover: Callable[[], Iterable[str]]) -> None:
+        self.configured = configured
+        self.discover = discover
+        self.known: tuple[str, ...] = configured
 
-    def fetch_all(self, now: float) -> Listing:
-        transforms = self.account.transforms or tuple(self.client.list_transforms())
-        selection = self.account.jobs
-        listing = Listing(limit=self.client.max_jobs)
-        for transform in transforms:
-            if selection.ids:
-                states = filter_for(selection.states, None)
-                for names in name_batches(selection.ids):
-                    listing.merge(self.client.list_jobs(
-                        transform, " and ".join(p for p in (names, states) if p)))
-            else:
-                listing.merge(self.client.list_jobs(
-                    transform, filter_for(selection.states, now - self.lookback)))
-        self.known_transforms = transforms
-        return listing
+    def to_list(self, full: bool) -> tuple[str, ...]:
+        if not full:
+            return self.known
+        return self.configured or tuple(self.discover())
 
-    def fetch_changed(self, since: float) -> Listing | None:
-        if self.account.jobs.ids:
-            return None
-        changed = changed_or_active(f"properties/lastModified gt {v3_datetime(since)}",
-                                    state_clause)
-        listing = Listing(limit=self.client.max_jobs)
-        for transform in self.known_transforms:
-            listing.merge(self.client.list_jobs(transform, changed))
-        return listing
-
-    def fetch_keys(self, keys: list[JobKey]) -> Listing:
-        by_transform: dict[str, list[str]] = defaultdict(list)
-        for transform, name in keys:
-            by_transform[transform].append(name)
-        listing = Listing(limit=self.client.max_jobs)
-        for transform, names in by_transform.items():
-            for batch in name_batches(tuple(names)):
-                listing.merge(self.client.list_jobs(transform, batch))
-        return listing
-
-    def enrich(self, jobs: dict[JobKey, Job], previous: dict[JobKey, Job]) -> None:
-        """Nothing to add: v3 jobs carry their outputs' progress and errors."""
-
+    def listed(self, transforms: tuple[str, ...], listing: Listing, full: bool) -> None:
+        if full:
+            self.known = transforms

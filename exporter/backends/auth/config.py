@@ -1,4 +1,6 @@
-"""The `auth` section of an account: one model per sign-in method.
+"""The `auth` section of an account: one model per sign-in method, each knowing the
+token provider (and, for azure-identity methods, the credential) it signs in with,
+listed once in AUTH_MODELS.
 
 Optional keys may also come from the AZURE_* environment variables azure-identity
 reads; those are looked up when the credential is built, not here.
@@ -6,15 +8,30 @@ reads; those are looked up when the credential is built, not here.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from pydantic import Discriminator, Tag, model_validator
+from pydantic import model_validator
 
+from exporter.backends.auth import credentials
+from exporter.backends.auth.credentials import CredentialFactory, failure_hint
+from exporter.backends.auth.errors import AuthError
+from exporter.backends.auth.tokens import (
+    CredentialToken,
+    NoToken,
+    StaticToken,
+    TokenFile,
+    TokenProvider,
+)
+from exporter.backends.unions import tagged_union
 from exporter.config.types import HttpUrl, StrictModel, Text
 
 
 class AuthBase(StrictModel):
+    """A sign-in method. By default its tokens come from the azure-identity
+    credential it builds; methods that sign in otherwise override token_provider."""
+
     method: str
 
     @property
@@ -23,11 +40,26 @@ class AuthBase(StrictModel):
         return {key: value for key, value in self.model_dump(exclude={"method"}).items()
                 if value}
 
+    def token_provider(self, scope: str, build_credential: CredentialFactory,
+                       environ: Mapping[str, str]) -> TokenProvider:
+        """Tokens for `scope`. Token lifetimes are real time (azure-identity reports
+        expiry as Unix time), whatever clock drives the job ages."""
+        return CredentialToken(lambda: build_credential(self), scope, time.time,
+                               describe=f"auth method {self.method}",
+                               hint=failure_hint(self, environ))
+
+    def credential(self, environ: Mapping[str, str]) -> Any:
+        """The azure-identity credential of this method."""
+        raise AuthError(f"auth method {self.method} has no azure-identity credential")
+
 
 class DefaultAuth(AuthBase):
     method: Literal["default"] = "default"
     client_id: Text | None = None
     authority_host: Text | None = None
+
+    def credential(self, environ: Mapping[str, str]) -> Any:
+        return credentials.default_credential(self.options, environ)
 
 
 class ClientSecretAuth(AuthBase):
@@ -44,10 +76,16 @@ class ClientSecretAuth(AuthBase):
             raise ValueError("give client_secret or client_secret_file, not both")
         return self
 
+    def credential(self, environ: Mapping[str, str]) -> Any:
+        return credentials.client_secret_credential(self.options, environ)
+
 
 class ManagedIdentityAuth(AuthBase):
     method: Literal["managed_identity"]
     client_id: Text | None = None
+
+    def credential(self, environ: Mapping[str, str]) -> Any:
+        return credentials.managed_identity_credential(self.options, environ)
 
 
 class WorkloadIdentityAuth(AuthBase):
@@ -57,22 +95,39 @@ class WorkloadIdentityAuth(AuthBase):
     token_file: Text | None = None
     authority_host: Text | None = None
 
+    def credential(self, environ: Mapping[str, str]) -> Any:
+        return credentials.workload_identity_credential(self.options, environ)
+
 
 class AzureCliAuth(AuthBase):
     method: Literal["azure_cli"]
+
+    def credential(self, environ: Mapping[str, str]) -> Any:
+        return credentials.azure_cli_credential(self.options, environ)
 
 
 class TokenFileAuth(AuthBase):
     method: Literal["token_file"]
     path: Text
 
+    def token_provider(self, scope: str, build_credential: CredentialFactory,
+                       environ: Mapping[str, str]) -> TokenProvider:
+        return TokenFile(self.path)
+
 
 class TokenAuth(AuthBase):
     method: Literal["token"]
     token: Text
 
+    def token_provider(self, scope: str, build_credential: CredentialFactory,
+                       environ: Mapping[str, str]) -> TokenProvider:
+        return StaticToken(self.token)
+
 
 class RmsApiKeyAuth(AuthBase):
+    """An RMS API key, exchanged at the account's RMS host (the v3 backend signs in
+    with it; elsewhere it has no credential)."""
+
     method: Literal["rms_api_key"]
     api_key: Text | None = None
     api_key_file: Text | None = None
@@ -86,31 +141,30 @@ class RmsApiKeyAuth(AuthBase):
 
 
 class NoAuth(AuthBase):
+    """For the simulator and tests: no Authorization header at all."""
+
     method: Literal["none"]
 
-
-AUTH_MODELS: dict[str, type[AuthBase]] = {
-    "default": DefaultAuth, "client_secret": ClientSecretAuth,
-    "managed_identity": ManagedIdentityAuth, "workload_identity": WorkloadIdentityAuth,
-    "azure_cli": AzureCliAuth, "token_file": TokenFileAuth, "token": TokenAuth,
-    "rms_api_key": RmsApiKeyAuth, "none": NoAuth,
-}
+    def token_provider(self, scope: str, build_credential: CredentialFactory,
+                       environ: Mapping[str, str]) -> TokenProvider:
+        return NoToken()
 
 
-def method_of(value: Any) -> str | None:
-    """The discriminator of the auth union: `method`, `default` when absent."""
-    if isinstance(value, dict):
-        method = value.get("method", "default")
-        return method if isinstance(method, str) else "?"
-    return getattr(value, "method", None)
+def _method_name(model: type[AuthBase]) -> str:
+    """The `method` a model's Literal annotation names."""
+    [name] = get_args(model.model_fields["method"].annotation)
+    return str(name)
 
 
-AuthConfig = Annotated[
-    Annotated[DefaultAuth, Tag("default")] | Annotated[ClientSecretAuth, Tag("client_secret")]
-    | Annotated[ManagedIdentityAuth, Tag("managed_identity")]
-    | Annotated[WorkloadIdentityAuth, Tag("workload_identity")]
-    | Annotated[AzureCliAuth, Tag("azure_cli")] | Annotated[TokenFileAuth, Tag("token_file")]
-    | Annotated[TokenAuth, Tag("token")] | Annotated[RmsApiKeyAuth, Tag("rms_api_key")]
-    | Annotated[NoAuth, Tag("none")],
-    Discriminator(method_of),
-]
+#: Every sign-in method, by name: the one list (the configuration's union, the Helm
+#: chart's values schema and the docs follow it).
+AUTH_MODELS: dict[str, type[AuthBase]] = {_method_name(model): model for model in (
+    DefaultAuth, ClientSecretAuth, ManagedIdentityAuth, WorkloadIdentityAuth, AzureCliAuth,
+    TokenFileAuth, TokenAuth, RmsApiKeyAuth, NoAuth,
+)}
+
+
+if TYPE_CHECKING:
+    AuthConfig = AuthBase
+else:
+    AuthConfig = tagged_union(AUTH_MODELS, "method", "default")

@@ -1,5 +1,5 @@
-"""azure-identity credentials for each `auth.method`, built from config and the
-usual AZURE_* environment variables.
+"""azure-identity credentials, built from an auth section's keys and the usual
+AZURE_* environment variables (each auth model in auth/config.py names its builder).
 
 A credential that cannot be built raises AuthError naming what is missing; the
 caller retries on the next refresh, so fixing the environment needs no restart.
@@ -9,20 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from exporter.backends.auth.config import (
-    AuthBase as AuthConfig,
-)
-from exporter.backends.auth.config import (
-    AzureCliAuth,
-    ClientSecretAuth,
-    DefaultAuth,
-    ManagedIdentityAuth,
-    WorkloadIdentityAuth,
-)
 from exporter.backends.auth.errors import AuthError
+
+if TYPE_CHECKING:
+    from exporter.backends.auth.config import AuthBase
 
 #: Azure's public sign-in hosts. Any other authority host (a private cloud, the
 #: simulator) turns MSAL's instance discovery off: with it on, MSAL would ask the
@@ -32,7 +25,8 @@ WELL_KNOWN_AUTHORITIES = frozenset({
     "login.microsoftonline.de",
 })
 
-CredentialFactory = Callable[[AuthConfig], Any]
+#: Builds the azure-identity credential of an auth section (tests may fake it).
+CredentialFactory = Callable[["AuthBase"], Any]
 
 
 def authority_kwargs(authority: str | None) -> dict[str, Any]:
@@ -51,83 +45,85 @@ class CredentialBuilder:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self.environ = os.environ if environ is None else environ
 
-    def __call__(self, auth: AuthConfig) -> Any:
-        builders: dict[type[AuthConfig], Callable[[Mapping[str, str]], Any]] = {
-            DefaultAuth: self._default, ClientSecretAuth: self._client_secret,
-            ManagedIdentityAuth: self._managed_identity,
-            WorkloadIdentityAuth: self._workload_identity, AzureCliAuth: self._azure_cli,
-        }
-        build = builders.get(type(auth))
-        if build is None:
-            raise AuthError(f"auth method {auth.method} has no azure-identity credential")
-        return build(auth.options)
+    def __call__(self, auth: AuthBase) -> Any:
+        return auth.credential(self.environ)
 
-    def _pick(self, options: Mapping[str, str], key: str, env: str) -> str | None:
-        return options.get(key) or self.environ.get(env) or None
 
-    def _authority(self, options: Mapping[str, str]) -> dict[str, Any]:
-        return authority_kwargs(self._pick(options, "authority_host", "AZURE_AUTHORITY_HOST"))
+def _pick(options: Mapping[str, str], environ: Mapping[str, str], key: str,
+          env: str) -> str | None:
+    return options.get(key) or environ.get(env) or None
 
-    @staticmethod
-    def _require(method: str, values: dict[str, tuple[str | None, str]]) -> None:
-        missing = [f"{key} (auth.{key} or {env})" for key, (value, env) in values.items()
-                   if not value]
-        if missing:
-            raise AuthError(f"auth method {method}: missing {', '.join(missing)}")
 
-    def _default(self, options: Mapping[str, str]) -> Any:
-        from azure.identity import DefaultAzureCredential
+def _authority(options: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, Any]:
+    return authority_kwargs(_pick(options, environ, "authority_host", "AZURE_AUTHORITY_HOST"))
 
-        kwargs = self._authority(options)
-        client_id = options.get("client_id")
-        if client_id:
-            kwargs["managed_identity_client_id"] = client_id
-            kwargs["workload_identity_client_id"] = client_id
-        return DefaultAzureCredential(**kwargs)
 
-    def _client_secret(self, options: Mapping[str, str]) -> Any:
-        from azure.identity import ClientSecretCredential
+def _require(method: str, values: dict[str, tuple[str | None, str]]) -> None:
+    missing = [f"{key} (auth.{key} or {env})" for key, (value, env) in values.items()
+               if not value]
+    if missing:
+        raise AuthError(f"auth method {method}: missing {', '.join(missing)}")
 
-        tenant = self._pick(options, "tenant_id", "AZURE_TENANT_ID")
-        client = self._pick(options, "client_id", "AZURE_CLIENT_ID")
-        secret = options.get("client_secret")
-        if not secret and options.get("client_secret_file"):
-            secret = _read_secret_file(options["client_secret_file"])
-        secret = secret or self.environ.get("AZURE_CLIENT_SECRET")
-        self._require("client_secret", {
-            "tenant_id": (tenant, "AZURE_TENANT_ID"),
-            "client_id": (client, "AZURE_CLIENT_ID"),
-            "client_secret": (secret, "AZURE_CLIENT_SECRET"),
-        })
-        assert tenant and client and secret  # checked by _require
-        return ClientSecretCredential(tenant, client, secret, **self._authority(options))
 
-    def _managed_identity(self, options: Mapping[str, str]) -> Any:
-        from azure.identity import ManagedIdentityCredential
+def default_credential(options: Mapping[str, str], environ: Mapping[str, str]) -> Any:
+    from azure.identity import DefaultAzureCredential
 
-        client_id = self._pick(options, "client_id", "AZURE_CLIENT_ID")
-        return ManagedIdentityCredential(client_id=client_id) if client_id \
-            else ManagedIdentityCredential()
+    kwargs = _authority(options, environ)
+    client_id = options.get("client_id")
+    if client_id:
+        kwargs["managed_identity_client_id"] = client_id
+        kwargs["workload_identity_client_id"] = client_id
+    return DefaultAzureCredential(**kwargs)
 
-    def _workload_identity(self, options: Mapping[str, str]) -> Any:
-        from azure.identity import WorkloadIdentityCredential
 
-        tenant = self._pick(options, "tenant_id", "AZURE_TENANT_ID")
-        client = self._pick(options, "client_id", "AZURE_CLIENT_ID")
-        token_file = self._pick(options, "token_file", "AZURE_FEDERATED_TOKEN_FILE")
-        self._require("workload_identity", {
-            "tenant_id": (tenant, "AZURE_TENANT_ID"),
-            "client_id": (client, "AZURE_CLIENT_ID"),
-            "token_file": (token_file, "AZURE_FEDERATED_TOKEN_FILE"),
-        })
-        return WorkloadIdentityCredential(tenant_id=tenant, client_id=client,
-                                          token_file_path=token_file,
-                                          **self._authority(options))
+def client_secret_credential(options: Mapping[str, str], environ: Mapping[str, str]) -> Any:
+    from azure.identity import ClientSecretCredential
 
-    def _azure_cli(self, options: Mapping[str, str]) -> Any:
-        from azure.identity import AzureCliCredential
+    tenant = _pick(options, environ, "tenant_id", "AZURE_TENANT_ID")
+    client = _pick(options, environ, "client_id", "AZURE_CLIENT_ID")
+    secret = options.get("client_secret")
+    if not secret and options.get("client_secret_file"):
+        secret = _read_secret_file(options["client_secret_file"])
+    secret = secret or environ.get("AZURE_CLIENT_SECRET")
+    _require("client_secret", {
+        "tenant_id": (tenant, "AZURE_TENANT_ID"),
+        "client_id": (client, "AZURE_CLIENT_ID"),
+        "client_secret": (secret, "AZURE_CLIENT_SECRET"),
+    })
+    assert tenant and client and secret  # checked by _require
+    return ClientSecretCredential(tenant, client, secret, **_authority(options, environ))
 
-        return AzureCliCredential()
+
+def managed_identity_credential(options: Mapping[str, str],
+                                environ: Mapping[str, str]) -> Any:
+    from azure.identity import ManagedIdentityCredential
+
+    client_id = _pick(options, environ, "client_id", "AZURE_CLIENT_ID")
+    return ManagedIdentityCredential(client_id=client_id) if client_id \
+        else ManagedIdentityCredential()
+
+
+def workload_identity_credential(options: Mapping[str, str],
+                                 environ: Mapping[str, str]) -> Any:
+    from azure.identity import WorkloadIdentityCredential
+
+    tenant = _pick(options, environ, "tenant_id", "AZURE_TENANT_ID")
+    client = _pick(options, environ, "client_id", "AZURE_CLIENT_ID")
+    token_file = _pick(options, environ, "token_file", "AZURE_FEDERATED_TOKEN_FILE")
+    _require("workload_identity", {
+        "tenant_id": (tenant, "AZURE_TENANT_ID"),
+        "client_id": (client, "AZURE_CLIENT_ID"),
+        "token_file": (token_file, "AZURE_FEDERATED_TOKEN_FILE"),
+    })
+    return WorkloadIdentityCredential(tenant_id=tenant, client_id=client,
+                                      token_file_path=token_file,
+                                      **_authority(options, environ))
+
+
+def azure_cli_credential(options: Mapping[str, str], environ: Mapping[str, str]) -> Any:
+    from azure.identity import AzureCliCredential
+
+    return AzureCliCredential()
 
 
 def _read_secret_file(path: str) -> str:
@@ -138,7 +134,7 @@ def _read_secret_file(path: str) -> str:
         raise AuthError(f"cannot read client_secret_file {path}: {exc.strerror}") from None
 
 
-def failure_hint(auth: AuthConfig, environ: Mapping[str, str]) -> str:
+def failure_hint(auth: AuthBase, environ: Mapping[str, str]) -> str:
     """A hint for failures whose own message is unclear."""
     if auth.method in ("managed_identity", "default") and not (
             auth.options.get("client_id") or environ.get("AZURE_CLIENT_ID")):

@@ -8,13 +8,10 @@ message or a log line.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from exporter.backends.auth.config import AuthBase, NoAuth, TokenAuth, TokenFileAuth
-from exporter.backends.auth.credentials import CredentialFactory, failure_hint
 from exporter.backends.auth.errors import AuthError
 from exporter.common.files import Signature, file_signature
 
@@ -102,13 +99,19 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:300] if text else type(exc).__name__
 
 
-def cloud_scope(endpoint: str, scopes: Mapping[str, str]) -> str:
-    """The scope for an endpoint from {host suffix: scope}; "" is the public cloud."""
+#: Azure's national clouds, by the host suffix their endpoints and their token
+#: scopes share; any other host is in the public cloud.
+NATIONAL_CLOUDS = (".chinacloudapi.cn", ".usgovcloudapi.net")
+
+
+def cloud_scope(endpoint: str, service: str, public_domain: str) -> str:
+    """The token scope of an Azure service in the endpoint's cloud: in the public
+    cloud `https://{service}.{public_domain}/.default`, in a national cloud e.g.
+    `https://{service}.chinacloudapi.cn/.default`."""
     host = (urlsplit(endpoint).hostname or "").lower()
-    for suffix, scope in scopes.items():
-        if suffix and host.endswith(suffix):
-            return scope
-    return scopes[""]
+    domain = next((suffix[1:] for suffix in NATIONAL_CLOUDS if host.endswith(suffix)),
+                  public_domain)
+    return f"https://{service}.{domain}/.default"
 
 
 class StaticToken:
@@ -121,24 +124,3 @@ class StaticToken:
         if not self._token:
             raise AuthError("auth.token is empty")
         return self._token
-
-
-def token_provider_for(auth: AuthBase, scope: str, credentials: CredentialFactory,
-                       environ: Mapping[str, str]) -> TokenProvider:
-    """The token provider of an auth section: no token, a token file, a static token,
-    or an azure-identity credential for `scope`."""
-    if isinstance(auth, NoAuth):
-        return NoToken()
-    if isinstance(auth, TokenFileAuth):
-        return TokenFile(auth.path)
-    if isinstance(auth, TokenAuth):
-        return StaticToken(auth.token)
-    # Token lifetimes are real time (azure-identity reports expiry as Unix time),
-    # whatever clock drives the job ages.
-    return CredentialToken(
-        lambda: credentials(auth),
-        scope,
-        time.time,
-        describe=f"auth method {auth.method}",
-        hint=failure_hint(auth, environ),
-    )

@@ -10,14 +10,14 @@ filtered list that matches nothing has been seen to answer 404.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
-from exporter.backends.arm_records import listing_of
-from exporter.backends.odata import any_of, string_literal
+from exporter.backends.arm_records import job_path, listing_of
+from exporter.backends.arm_source import FilterDialect
+from exporter.backends.odata import string_literal
 from exporter.backends.transport import ApiError, Transport, json_body
 from exporter.jobs.model import Listing
 from exporter.jobs.states import JobState
@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 1000
 #: A listing that pages further than this is not believed.
 MAX_PAGES = 10_000
-NAMES_PER_REQUEST = 20
-_TRANSFORM_IN_ID = re.compile(r"/transforms/([^/]+)/jobs/[^/]+/?$")
+#: The transform to list for every job of the project in one listing.
+WHOLE_PROJECT = ""
 
 
 def mkio_datetime(timestamp: float) -> str:
@@ -44,17 +44,14 @@ def state_clause(state: JobState) -> str:
     return f"properties/state eq {string_literal(state.name)}"
 
 
+MKIO_FILTERS = FilterDialect(mkio_datetime, state_clause)
+
+
 def transform_of(resource: Any) -> str | None:
     """The transform named in a job's `id` path (the project-wide list has no
     transform field)."""
-    resource_id = resource.get("id") if isinstance(resource, dict) else None
-    match = _TRANSFORM_IN_ID.search(resource_id) if isinstance(resource_id, str) else None
-    return match.group(1) if match else None
-
-
-def name_batches(names: tuple[str, ...]) -> Iterator[str]:
-    for start in range(0, len(names), NAMES_PER_REQUEST):
-        yield any_of(f"name eq {string_literal(n)}" for n in names[start:start + NAMES_PER_REQUEST])
+    names = job_path(resource.get("id")) if isinstance(resource, dict) else None
+    return names[0] if names else None
 
 
 class MkioClient:
@@ -70,15 +67,15 @@ class MkioClient:
         self._origin = urlsplit(self.endpoint)[:2]
         self._logged_404 = False
 
-    def list_jobs(self, transform: str | None = None, filter_text: str = "") -> Listing:
+    def list_jobs(self, transform: str = WHOLE_PROJECT, filter_text: str = "") -> Listing:
         """Jobs of the project (or of one transform) matching the filter."""
-        path = "/jobs" if transform is None else f"/transforms/{quote(transform, safe='')}/jobs"
+        path = f"/transforms/{quote(transform, safe='')}/jobs" if transform else "/jobs"
         params = {"$top": str(PAGE_SIZE)}
         if filter_text:
             params["$filter"] = filter_text
         url = f"{self.base}{path}?{urlencode(params, quote_via=quote, safe='')}"
         return listing_of(self._pages(url, bool(filter_text)),
-                          lambda item: transform_of(item) or transform or "", self.max_jobs)
+                          lambda item: transform_of(item) or transform, self.max_jobs)
 
     def _pages(self, url: str, filtered: bool) -> Iterator[Any]:
         seen: set[str] = set()
