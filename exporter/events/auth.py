@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import jwt
 import requests
 
 from exporter.backends.transport import ApiError, read_body
@@ -71,6 +70,8 @@ class EntraValidator:
         if not authorization or not authorization.startswith("Bearer "):
             return False
         token = authorization[len("Bearer "):].strip()
+        import jwt  # here, not at the top: PyJWT and cryptography cost ~20 MB of RSS
+
         try:
             header = jwt.get_unverified_header(token)
             key = self._key(str(header.get("kid", "")))
@@ -111,6 +112,8 @@ class EntraValidator:
             return self._keys.get(kid)
 
     def _fetch_keys(self) -> dict[str, Any]:
+        import jwt  # only Entra needs PyJWT (see accepts)
+
         base = f"{self.config.authority}/{self.config.tenant_id}/v2.0"
         discovery = self._json(f"{base}/.well-known/openid-configuration")
         jwks_uri = discovery.get("jwks_uri") if isinstance(discovery, dict) else None
