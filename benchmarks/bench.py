@@ -57,7 +57,7 @@ from exporter.app.exporter import Exporter  # noqa: E402
 from exporter.common.malloc import limit_malloc_arenas  # noqa: E402
 from exporter.jobs.model import ErrorInfo, Job  # noqa: E402
 from exporter.jobs.states import JobState  # noqa: E402
-from exporter.metrics import per_job  # noqa: E402
+from exporter.metrics import fill, per_job  # noqa: E402
 from exporter.simulator import ManualClock, SimJob, Simulator  # noqa: E402
 from exporter.web.server import MetricsServer  # noqa: E402
 
@@ -391,7 +391,7 @@ def check_incremental_render(exporter: Exporter) -> None:
         digests = []
         for rendered in (kept, fresh):
             digest = hashlib.sha256()
-            for member in per_job.per_job_members([rendered], now):
+            for member in fill.render_members([rendered], now).members:
                 digest.update(gzip.decompress(member))
             digests.append(digest.hexdigest())
         assert digests[0] == digests[1], "the incremental render differs from a fresh one"
@@ -681,7 +681,7 @@ def run_render_costs(n: int) -> dict[str, Any]:
     keys = list(jobs)
     now = T0 + 600.0
     cpu = time.thread_time()
-    body = list(per_job.per_job_members([rendered], now))  # a scrape: every chunk filled
+    body = fill.render_members([rendered], now).members  # a scrape: every chunk filled
     result["scrape_render_ms"] = (time.thread_time() - cpu) * 1000
     rows = []
     for k in RENDER_KS:
@@ -698,8 +698,7 @@ def run_render_costs(n: int) -> dict[str, Any]:
         row["random_blocks"] = len(set(map(id, after.blocks)) - set(map(id, rendered.blocks)))
         # The next scrape, half a second after the last: what changed is filled again.
         cpu = time.thread_time()
-        with per_job.reusing(now):
-            list(per_job.per_job_members([after], now + 0.5))
+        fill.render_members([after], now + 0.5, reuse_since=now)
         row["next_scrape_ms"] = (time.thread_time() - cpu) * 1000
         # k new jobs (the newest chunk grows and splits).
         grown = dict(jobs)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import requests
 from prometheus_client import ProcessCollector
+from prometheus_client.registry import Collector
 
 from exporter.app.accounts import build_account, can_keep
 from exporter.app.config import Config
@@ -23,7 +24,7 @@ from exporter.events.auth import DeliveryAuth
 from exporter.events.forward import Forwarder
 from exporter.events.receiver import EventReceiver, EventStats
 from exporter.metrics.aggregates import AccountView, ReloadStatus
-from exporter.metrics.exposition import Collector, Exposition
+from exporter.metrics.exposition import Exposition
 from exporter.refresh.refresher import AccountRefresher
 from exporter.refresh.scheduler import RefreshScheduler
 from exporter.web.rejections import HttpRejections

@@ -18,12 +18,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from prometheus_client.registry import Collector
+
 from exporter.app.config import Config, load_config
 from exporter.app.exporter import Exporter
 from exporter.common.files import WatchedFile
 from exporter.common.sharding import Sharding
 from exporter.config.errors import ConfigError
-from exporter.metrics.exposition import Collector
 from exporter.web.server import MetricsServer
 
 log = logging.getLogger(__name__)

@@ -1,14 +1,15 @@
-"""Builds the exposition from the accounts' last good data, at scrape time.
+"""The aggregates, distributions and health of the accounts, and the build and
+reload information: the small families, built per scrape with prometheus_client
+(the per-job families are rendered apart: exporter.metrics.per_job).
 
-Ages and running durations of active jobs use the clock of the scrape, so they
-move between refreshes.
+`ams_job_oldest_age_seconds` is computed at the scrape's clock.
 """
 
 from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client.core import (
@@ -17,6 +18,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
+from prometheus_client.registry import Collector
 
 from exporter import __version__
 from exporter.common.distribution import JOB_SECONDS_BUCKETS, Distribution
@@ -49,31 +51,26 @@ class ReloadStatus:
     last_success: float = field(default_factory=time.time)
 
 
-class SummaryCollector:
-    """Aggregates, health and build info: the small families, built per scrape with
-    prometheus_client (the per-job families come from exporter.metrics.per_job).
+class Aggregates(Collector):
+    """The small families of one scrape, a collector made per scrape: from the
+    snapshots the scrape read (its per-job series come from a render of these or
+    newer ones) and the accounts' counters, at the scrape's clock."""
 
-    `collect` reads the accounts' current snapshots; `families` takes the snapshots
-    the caller already holds, so one scrape's per-job series and aggregates agree.
-    """
-
-    def __init__(self, accounts: Sequence[AccountView], clock: Callable[[], float],
-                 reload_status: ReloadStatus | None = None) -> None:
+    def __init__(self, accounts: Sequence[AccountView], snapshots: Sequence[Snapshot],
+                 now: float, reload_status: ReloadStatus | None = None) -> None:
         self.accounts = accounts
-        self.clock = clock
+        self.snapshots = snapshots
+        self.now = now
         self.reload_status = reload_status
 
     def collect(self) -> Iterator[Metric]:
-        snapshots = [view.refresher.snapshot for view in self.accounts]
-        return self.families(snapshots, self.clock())
-
-    def families(self, snapshots: Sequence[Snapshot], now: float) -> Iterator[Metric]:
+        now = self.now
         count = GaugeMetricFamily("ams_jobs", "Number of exported jobs in each state.",
                                   labels=["account", "transform", "state"])
         oldest = GaugeMetricFamily("ams_job_oldest_age_seconds",
                                    "Age of the oldest job in the state (0 when there is none).",
                                    labels=["account", "transform", "state"])
-        for view, snapshot in zip(self.accounts, snapshots, strict=True):
+        for view, snapshot in zip(self.accounts, self.snapshots, strict=True):
             refresher = view.refresher
             seen = {transform for transform, _ in snapshot.counts}
             for transform in sorted({*refresher.transforms, *seen}):

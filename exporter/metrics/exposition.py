@@ -1,48 +1,31 @@
-"""One scrape's body: the per-job families from the accounts' cached members and
-the summary families through prometheus_client's encoder (text or OpenMetrics),
-taken from one consistent set of snapshots."""
+"""One scrape's body: the per-job families (a render of the accounts' chunks,
+exporter.metrics.render_cache), then the aggregates and every other collector's
+families through prometheus_client's encoder (text or OpenMetrics).
+
+The aggregates come from the snapshots the scrape read when it began; the per-job
+series from a render of those snapshots or newer ones (a few milliseconds newer
+under a stream of push events, see exporter.metrics.render_cache)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
 
 from prometheus_client import ProcessCollector
 from prometheus_client.exposition import choose_encoder
-from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector, CollectorRegistry
 
-from exporter.metrics.aggregates import AccountView, ReloadStatus, SummaryCollector
-from exporter.metrics.per_job import gzip_member, per_job_members
+from exporter.metrics.aggregates import AccountView, Aggregates, ReloadStatus
+from exporter.metrics.excluding import Excluding
+from exporter.metrics.fill import PerJobMembers, render_members
+from exporter.metrics.per_job import RenderedAccount
 from exporter.metrics.render_cache import RenderCache
+from exporter.metrics.text import gzip_member
 from exporter.refresh.snapshot import Snapshot
 
 #: The encoding `body` gives for a client that does not take gzip: the parts are
 #: still gzip members (one per part), for the server to decode as it writes them;
 #: the client gets them as they are meant, with no Content-Encoding.
 IDENTITY = "identity"
-
-
-class Collector(Protocol):
-    """Anything with prometheus_client's `collect()`, e.g. the web config's status."""
-
-    def collect(self) -> Iterable[Metric]: ...
-
-
-class _Families:
-    """Adapts already-built families to the `collect()` that encoders call."""
-
-    def __init__(self, families: Iterable[Metric]) -> None:
-        self._families = list(families)
-
-    def collect(self) -> list[Metric]:
-        return self._families
-
-
-
-
-def exposed_name(family: Metric) -> str:
-    """The name as the text format shows it (counters gain `_total`)."""
-    return f"{family.name}_total" if family.type == "counter" else family.name
 
 
 class Exposition:
@@ -59,14 +42,19 @@ class Exposition:
         self.accounts = accounts
         self.clock = clock
         self.excluded = excluded
-        self.summary = SummaryCollector(accounts, clock, reload_status)
-        self.process = process
-        self.collectors = collectors
+        self.reload_status = reload_status
+        #: What every scrape collects after the aggregates: the process's families,
+        #: then the other collectors' (web config, HTTP rejections, push events,
+        #: shards). Registered without describe(): nothing is collected to register.
+        self.registry = CollectorRegistry(auto_describe=False)
+        for collector in (*([process] if process is not None else []), *collectors):
+            self.registry.register(Excluding(collector, excluded))
         self._renders = RenderCache(self._render_per_job)
 
-    def _render_per_job(self, snapshots: Sequence[Snapshot], now: float) -> list[bytes]:
-        """The members, not joined: the cached blocks are shared, not copied."""
-        return list(per_job_members([s.rendered for s in snapshots], now, self.excluded))
+    def _render_per_job(self, snapshots: Sequence[Snapshot], now: float,
+                        reuse_since: float | None) -> PerJobMembers:
+        return render_members([_rendered_account(s) for s in snapshots], now, self.excluded,
+                              reuse_since)
 
     def body(self, accept: str = "", gzip_ok: bool = False) -> tuple[list[bytes], str, str | None]:
         """(body parts, content type, content encoding) of a scrape. The parts are
@@ -75,14 +63,18 @@ class Exposition:
         now = self.clock()
         snapshots = [view.refresher.snapshot for view in self.accounts]
         encoder, content_type = choose_encoder(accept)
-        families = [family for family in self.summary.families(snapshots, now)
-                    if exposed_name(family) not in self.excluded]
-        if self.process is not None:
-            families.extend(self.process.collect())
-        for collector in self.collectors:
-            families.extend(f for f in collector.collect() if exposed_name(f) not in self.excluded)
-        summary = encoder(_Families(families))
-        generations = tuple(s.generation for s in snapshots)
-        parts = [*self._renders.get(snapshots, generations, now),
-                 gzip_member([summary.decode("utf-8")])]
+        scrape = CollectorRegistry(auto_describe=False)
+        scrape.register(Excluding(
+            Aggregates(self.accounts, snapshots, now, self.reload_status), self.excluded))
+        scrape.register(self.registry)
+        summary = encoder(scrape)
+        parts = [*self._renders.get(snapshots, now), gzip_member([summary.decode("utf-8")])]
         return parts, content_type, "gzip" if gzip_ok else IDENTITY
+
+
+def _rendered_account(snapshot: Snapshot) -> RenderedAccount:
+    rendered = snapshot.rendered
+    if not isinstance(rendered, RenderedAccount):
+        raise TypeError(f"a snapshot without per-job series ({type(rendered).__name__}): "
+                        "its account's refresher was not given an AccountRenderer")
+    return rendered

@@ -1,25 +1,13 @@
 """The names of the metric families the exporter exports, as they appear in the
-exposition: what `metrics.exclude` may name. A leaf module, so the configuration
-can check names without importing the metrics code."""
+exposition: what `metrics.exclude` may name."""
 
 from __future__ import annotations
 
-#: Per-job families, rendered once per refresh (exporter.metrics.per_job).
-PER_JOB_FAMILIES = (
-    "ams_job_state",
-    "ams_job_state_code",
-    "ams_job_progress_ratio",
-    "ams_job_priority",
-    "ams_job_created_timestamp_seconds",
-    "ams_job_start_timestamp_seconds",
-    "ams_job_end_timestamp_seconds",
-    "ams_job_last_modified_timestamp_seconds",
-    "ams_job_info",
-    "ams_job_error_info",
-    "ams_job_running_duration_seconds",
-    "ams_job_age_seconds",
-)
-#: Aggregates, distributions and health, built per scrape (exporter.metrics.aggregates).
+from exporter.metrics.job_families import JOB_FAMILIES
+
+#: The other families: built per scrape by prometheus_client collectors (aggregates,
+#: distributions and health: exporter.metrics.aggregates; push events, the web
+#: config and shards: their own). The per-job ones are in job_families.JOB_FAMILIES.
 SUMMARY_FAMILIES = (
     "ams_jobs",
     "ams_job_oldest_age_seconds",
@@ -44,4 +32,5 @@ SUMMARY_FAMILIES = (
     "ams_exporter_shard_ordinal",
     "ams_exporter_total_shards",
 )
-EXCLUDABLE = frozenset(PER_JOB_FAMILIES + SUMMARY_FAMILIES)
+EXCLUDABLE = frozenset(
+    (*(family.name for family in JOB_FAMILIES if family.excludable), *SUMMARY_FAMILIES))

@@ -1,13 +1,14 @@
 """The jobs of an account's last good refresh, as one immutable value.
 
-The snapshot holds data only. What the metrics make of it (pre-rendered series)
-is produced by a renderer the refresher is given, and kept beside the jobs so a
-scrape reads jobs and series from the same refresh.
+The snapshot holds data only. What the metrics make of it (pre-rendered series, a
+`Rendering`) is produced by a renderer the refresher is given, and kept beside the
+jobs so a scrape reads jobs and series from the same refresh.
 
 The per (transform, state) counts and oldest creation times are computed once per
-snapshot. A renderer that keeps them itself (exporter.metrics.per_job keeps them
-per chunk of jobs, so they cost what changed) hands them over: then a snapshot of
-100,000 jobs is made without looking at every job.
+snapshot. A rendering keeps them itself (exporter.metrics.per_job keeps them per
+chunk of jobs, so they cost what changed) and the snapshot takes them from it: a
+snapshot of 100,000 jobs is then made without looking at every job. Without a
+rendering (`no_rendering`) the snapshot counts.
 """
 
 from __future__ import annotations
@@ -16,36 +17,56 @@ import itertools
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from exporter.jobs.model import Job, JobKey
 from exporter.jobs.states import JobState
 
 _generations = itertools.count(1)
 
+#: Per (transform, state).
+Pair = tuple[str, JobState]
+
+
+class Rendering(Protocol):
+    """What a renderer made of a snapshot's jobs, as far as the snapshot reads it."""
+
+    @property
+    def jobs(self) -> Mapping[JobKey, Job]:
+        """The very mapping it was made from: the renderer's `jobs` argument, or for
+        `update` a new dict of the previous rendering's jobs with the changes."""
+        ...
+
+    @property
+    def counts(self) -> Counter[Pair]:
+        """Jobs per (transform, state), without zeros."""
+        ...
+
+    @property
+    def oldest_created(self) -> dict[Pair, float]:
+        """The oldest creation time per (transform, state) that has jobs."""
+        ...
+
 
 class Renderer(Protocol):
-    """What the metrics make of a snapshot's jobs, computed when it is published.
+    """What the metrics make of a snapshot's jobs, computed when it is published."""
 
-    What it makes may also carry `jobs` (the very mapping it was made from:
-    `__call__`'s argument, or for `update` a new dict of the previous one's jobs
-    with the changes), `counts` and `oldest_created` (as Snapshot has them): the
-    snapshot then uses those instead of counting, and shares the mapping."""
-
-    def __call__(self, jobs: Mapping[JobKey, Job], previous: Any) -> Any:
+    def __call__(self, jobs: Mapping[JobKey, Job],
+                 previous: Rendering | None) -> Rendering | None:
         """All jobs; `previous` is what was made of the last snapshot (or None)."""
         ...
 
-    def update(self, previous: Any, changed: Mapping[JobKey, Job]) -> Any:
+    def update(self, previous: Rendering | None,
+               changed: Mapping[JobKey, Job]) -> Rendering | None:
         """`previous` with a few jobs added or replaced (push events)."""
         ...
 
 
 class NoRendering:
-    def __call__(self, jobs: Mapping[JobKey, Job], previous: Any) -> None:
+    def __call__(self, jobs: Mapping[JobKey, Job], previous: Rendering | None) -> None:
         return None
 
-    def update(self, previous: Any, changed: Mapping[JobKey, Job]) -> None:
+    def update(self, previous: Rendering | None, changed: Mapping[JobKey, Job]) -> None:
         return None
 
 
@@ -54,22 +75,21 @@ no_rendering = NoRendering()
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Jobs by key, their rendered form, and the per (transform, state) numbers the
+    """Jobs by key, their rendering, and the per (transform, state) numbers the
     aggregates need, all computed once per refresh."""
 
     jobs: dict[JobKey, Job]
-    rendered: Any
-    counts: Counter[tuple[str, JobState]]
-    oldest_created: dict[tuple[str, JobState], float]
+    rendered: Rendering | None
+    counts: Counter[Pair]
+    oldest_created: dict[Pair, float]
     generation: int = field(default_factory=lambda: next(_generations))
 
     @classmethod
-    def of(cls, jobs: dict[JobKey, Job], rendered: Any = None) -> Snapshot:
-        summary = _summary(rendered)
-        if summary is not None and getattr(rendered, "jobs", None) is jobs:
-            return cls(jobs, rendered, *summary)
-        counts: Counter[tuple[str, JobState]] = Counter()
-        oldest: dict[tuple[str, JobState], float] = {}
+    def of(cls, jobs: dict[JobKey, Job], rendered: Rendering | None = None) -> Snapshot:
+        if rendered is not None and rendered.jobs is jobs:
+            return cls(jobs, rendered, rendered.counts, rendered.oldest_created)
+        counts: Counter[Pair] = Counter()
+        oldest: dict[Pair, float] = {}
         for job in jobs.values():
             key = (job.transform, job.state)
             counts[key] += 1
@@ -77,21 +97,18 @@ class Snapshot:
                 oldest[key] = job.created
         return cls(jobs, rendered, counts, oldest)
 
-    def with_changes(self, changed: Mapping[JobKey, Job], rendered: Any) -> Snapshot:
-        """This snapshot with some jobs added or replaced; the counts are adjusted,
-        not recounted (the oldest job of a state is looked for again only when the
-        oldest one left it), or taken from `rendered` when it has them."""
-        made = getattr(rendered, "jobs", None)
-        summary = _summary(rendered)
-        if (summary is not None and isinstance(made, dict)
-                and getattr(self.rendered, "jobs", None) is self.jobs
-                and len(made) == len(self.jobs) + sum(1 for k in changed if k not in self.jobs)):
-            # The renderer merged the same jobs already: share its mapping.
-            return Snapshot(made, rendered, *summary)
+    def with_changes(self, changed: Mapping[JobKey, Job],
+                     rendered: Rendering | None) -> Snapshot:
+        """This snapshot with some jobs added or replaced; the counts are taken from
+        `rendered` when it merged the same jobs, else adjusted, not recounted (the
+        oldest job of a state is looked for again only when the oldest one left it)."""
+        merged = None if rendered is None else self._merged_by(rendered, changed)
+        if rendered is not None and merged is not None:
+            return Snapshot(merged, rendered, rendered.counts, rendered.oldest_created)
         jobs = {**self.jobs, **changed}
         counts = Counter(self.counts)
         oldest = dict(self.oldest_created)
-        lost_oldest: set[tuple[str, JobState]] = set()
+        lost_oldest: set[Pair] = set()
         for key, job in changed.items():
             old = self.jobs.get(key)
             if old is not None:
@@ -111,12 +128,13 @@ class Snapshot:
                 oldest.pop(pair, None)
         return Snapshot(jobs, rendered, +counts, oldest)
 
-
-def _summary(rendered: Any) -> tuple[Counter[tuple[str, JobState]],
-                                     dict[tuple[str, JobState], float]] | None:
-    """The counts and oldest creation times a rendered value carries, if any."""
-    counts = getattr(rendered, "counts", None)
-    oldest = getattr(rendered, "oldest_created", None)
-    if isinstance(counts, Counter) and isinstance(oldest, dict):
-        return counts, oldest
-    return None
+    def _merged_by(self, rendered: Rendering, changed: Mapping[JobKey, Job]
+                   ) -> dict[JobKey, Job] | None:
+        """The jobs of `rendered` if it is this snapshot's rendering updated with
+        `changed` (this snapshot's jobs and the changes, in a dict it can share)."""
+        made = rendered.jobs
+        if (isinstance(made, dict) and self.rendered is not None
+                and self.rendered.jobs is self.jobs
+                and len(made) == len(self.jobs) + sum(1 for k in changed if k not in self.jobs)):
+            return made
+        return None

@@ -11,7 +11,8 @@ import pytest
 
 from exporter.app.config import parse_config
 from exporter.jobs.states import JobState
-from exporter.metrics.names import EXCLUDABLE, PER_JOB_FAMILIES
+from exporter.metrics.job_families import JOB_FAMILIES
+from exporter.metrics.names import EXCLUDABLE
 from exporter.simulator import SimJob
 from tests.helpers import T0, scrape, uid, v2_config
 
@@ -68,8 +69,9 @@ def test_a_reload_that_keeps_the_account_does_not_observe_again(simulator, make_
         reloaded.close()
 
 
-@pytest.mark.parametrize("excluded", [*PER_JOB_FAMILIES, "ams_job_transitions_total",
-                                      "ams_job_duration_seconds", "ams_stale"])
+@pytest.mark.parametrize("excluded", [*(family.name for family in JOB_FAMILIES),
+                                      "ams_job_transitions_total", "ams_job_duration_seconds",
+                                      "ams_stale"])
 def test_exclude_removes_exactly_the_named_family(simulator, make_exporter, excluded):
     simulator.add_job("acct", SimJob(uid(4), "failed", T0 - 100, error_code="E1",
                                      events=[(T0 - 90, JobState.Processing),

@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from exporter.metrics.per_job import gzip_member
+from exporter.metrics.text import gzip_member
 from exporter.web.body import CHUNK, gunzip_chunks, plain_length, slices
 
 

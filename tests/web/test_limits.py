@@ -18,7 +18,7 @@ import requests
 
 from exporter.app.cli import _serve_parser
 from exporter.metrics.exposition import IDENTITY
-from exporter.metrics.per_job import gzip_member
+from exporter.metrics.text import gzip_member
 from exporter.web.limits import BACKLOG, raise_open_files_limit
 from exporter.web.rejections import HttpRejections
 from exporter.web.server import MetricsServer
