@@ -7,14 +7,12 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from exporter.backends.odata import DateFormatError, parse_datetime
 from exporter.backends.records import (
     MALFORMED,
     MalformedRecord,
     bounded_code,
-    creation_time,
+    job_times,
     progress_ratio,
-    real_time,
 )
 from exporter.jobs.model import MAX_NAME_LENGTH, ErrorInfo, Job, Listing, bounded_name
 from exporter.jobs.states import JobState
@@ -43,27 +41,15 @@ def parse_job(resource: Any, transform: str) -> Job:
     priority_text = properties.get("priority", "Normal")
     if not isinstance(priority_text, str) or priority_text.lower() not in PRIORITIES:
         raise MalformedRecord("unknown priority")
-    try:
-        created, last_modified, start_time, end_time = (
-            real_time(parse_datetime(properties.get(key)))
-            for key in ("created", "lastModified", "startTime", "endTime"))
-    except DateFormatError as exc:
-        raise MalformedRecord(str(exc)) from exc
     # 2018-era bodies say 0001-01-01T00:00:00Z (.NET's DateTime.MinValue) for
-    # `created`: the earliest time the job does report is the best creation time
-    # there is. With none at all (the 2018-07-01 REST spec's Queued example), the
-    # job is still exported: its creation is dated when the exporter first sees it.
-    creation, created_unknown = creation_time(created, start_time, end_time, last_modified)
+    # `created`, and the 2018-07-01 REST spec's Queued example has no real time at all.
+    times = job_times(properties, "created", "lastModified", "startTime", "endTime")
     progress, errors = _outputs(properties.get("outputs"))
     return Job(
         job_id=name,
         name=name,
         state=state,
-        created=creation,
-        created_unknown=created_unknown,
-        last_modified=last_modified,
-        start_time=start_time,
-        end_time=end_time,
+        **times,
         priority=PRIORITIES[priority_text.lower()],
         transform=transform,
         progress=progress,

@@ -9,6 +9,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from exporter.backends.odata import DateFormatError, parse_datetime
+
 log = logging.getLogger(__name__)
 
 _ERROR_CODE_MAX = 64
@@ -43,15 +45,22 @@ def real_time(moment: float | None) -> float | None:
     return None if moment is None or moment < NO_TIME_BEFORE else moment
 
 
-def creation_time(created: float | None, *others: float | None) -> tuple[float, bool]:
-    """(creation time, whether it is unknown). A placeholder `created` gives way to
-    the earliest real time the job reports (2018-era AMS v3 bodies); with none at
-    all the job is still exported and jobs.model dates it when the exporter first
-    sees it (the placeholder returned here is replaced there)."""
-    if created is not None:
-        return created, False
-    known = [t for t in others if t is not None]
-    return (min(known), False) if known else (NO_TIME_BEFORE, True)
+def job_times(record: Mapping[str, Any], created: str, last_modified: str, start: str,
+              end: str) -> dict[str, Any]:
+    """The `Job` time fields of a record, read from these keys: placeholders read as
+    not set, and a placeholder creation time gives way to the earliest real time the
+    job reports (2018-era AMS v3 bodies). With no real time at all the job is still
+    exported, `created_unknown`, and jobs.model dates it when the exporter first sees
+    it (the placeholder `created` here is replaced there)."""
+    try:
+        times = [real_time(parse_datetime(record.get(key)))
+                 for key in (created, last_modified, start, end)]
+    except DateFormatError as exc:
+        raise MalformedRecord(str(exc)) from None
+    known = [t for t in times if t is not None]
+    creation = times[0] if times[0] is not None else min(known, default=NO_TIME_BEFORE)
+    return {"created": creation, "created_unknown": not known, "last_modified": times[1],
+            "start_time": times[2], "end_time": times[3]}
 
 
 class _MalformedLog:

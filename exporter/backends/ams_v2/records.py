@@ -9,13 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.backends.odata import DateFormatError, parse_datetime
 from exporter.backends.records import (
     MalformedRecord,
     bounded_code,
-    creation_time,
+    job_times,
     progress_ratio,
-    real_time,
 )
 from exporter.jobs.model import MAX_NAME_LENGTH, ErrorInfo, Job, bounded_name
 from exporter.jobs.states import JobState
@@ -50,46 +48,35 @@ def parse_job(entity: Any) -> Job:
     """Parse one Jobs entity; raises MalformedRecord with a short reason."""
     if not isinstance(entity, dict):
         raise MalformedRecord("entity is not an object")
-    try:
-        job_id = _required_str(entity, "Id")
-        name = entity.get("Name")
-        if name is None:
-            name = ""
-        if not isinstance(name, str):
-            raise MalformedRecord("Name is not a string")
-        if not bounded_name(job_id):
-            raise MalformedRecord(f"Id is over {MAX_NAME_LENGTH} characters")
-        # v2 job names are free text, not the job's identity: a long one is cut short
-        # (a label value stays bounded) rather than losing the job.
-        name = name[:MAX_NAME_LENGTH]
-        state = _state(entity.get("State"))
-        if entity.get("Created") is None:
-            raise MalformedRecord("Created is missing")
-        created, last_modified, start_time, end_time = (
-            real_time(parse_datetime(entity.get(key)))
-            for key in ("Created", "LastModified", "StartTime", "EndTime"))
-        creation, created_unknown = creation_time(created, start_time, end_time,
-                                                  last_modified)
-        duration_ms = _number(entity.get("RunningDuration"), "RunningDuration")
-        template_id = entity.get("TemplateId")
-        if template_id is not None and not isinstance(template_id, str):
-            raise MalformedRecord("TemplateId is not a string")
-        priority = _number(entity.get("Priority"), "Priority")
-        return Job(
-            job_id=job_id,
-            name=name,
-            state=state,
-            created=creation,
-            created_unknown=created_unknown,
-            last_modified=last_modified,
-            start_time=start_time,
-            end_time=end_time,
-            api_running_duration=None if duration_ms is None else duration_ms / 1000.0,
-            priority=int(priority or 0),
-            template_id=template_id or "",
-        )
-    except DateFormatError as exc:
-        raise MalformedRecord(str(exc)) from exc
+    job_id = _required_str(entity, "Id")
+    name = entity.get("Name")
+    if name is None:
+        name = ""
+    if not isinstance(name, str):
+        raise MalformedRecord("Name is not a string")
+    if not bounded_name(job_id):
+        raise MalformedRecord(f"Id is over {MAX_NAME_LENGTH} characters")
+    # v2 job names are free text, not the job's identity: a long one is cut short
+    # (a label value stays bounded) rather than losing the job.
+    name = name[:MAX_NAME_LENGTH]
+    state = _state(entity.get("State"))
+    if entity.get("Created") is None:
+        raise MalformedRecord("Created is missing")
+    times = job_times(entity, "Created", "LastModified", "StartTime", "EndTime")
+    duration_ms = _number(entity.get("RunningDuration"), "RunningDuration")
+    template_id = entity.get("TemplateId")
+    if template_id is not None and not isinstance(template_id, str):
+        raise MalformedRecord("TemplateId is not a string")
+    priority = _number(entity.get("Priority"), "Priority")
+    return Job(
+        job_id=job_id,
+        name=name,
+        state=state,
+        **times,
+        api_running_duration=None if duration_ms is None else duration_ms / 1000.0,
+        priority=int(priority or 0),
+        template_id=template_id or "",
+    )
 
 
 def summarize_tasks(body: Any) -> TaskSummary:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +19,7 @@ import requests
 
 from exporter.backends.auth.config import RmsApiKeyAuth
 from exporter.backends.auth.errors import AuthError
-from exporter.backends.auth.tokens import EXPIRY_MARGIN_SECONDS
+from exporter.backends.auth.tokens import RenewingToken
 from exporter.backends.transport import ApiError, read_body
 
 #: A token without `exp` is kept this long.
@@ -68,15 +67,10 @@ class RmsApiKeyToken:
         self.session = session
         self.timeout = timeout
         self.clock = clock
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._expires = 0.0
+        self._renewing = RenewingToken(self._fetch, clock)
 
     def token(self) -> str:
-        with self._lock:
-            if self._token is None or self.clock() >= self._expires - EXPIRY_MARGIN_SECONDS:
-                self._token, self._expires = self._fetch()
-            return self._token
+        return self._renewing.token()
 
     def _api_key(self) -> str:
         if self.auth.api_key:

@@ -57,6 +57,25 @@ class TokenFile:
             return self._token
 
 
+class RenewingToken:
+    """A token kept until EXPIRY_MARGIN_SECONDS before it expires, then fetched again
+    with `fetch() -> (token, expires at)`; one fetch at a time."""
+
+    def __init__(self, fetch: Callable[[], tuple[str, float]],
+                 clock: Callable[[], float]) -> None:
+        self._fetch = fetch
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._expires = 0.0
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token is None or self.clock() >= self._expires - EXPIRY_MARGIN_SECONDS:
+                self._token, self._expires = self._fetch()
+            return self._token
+
+
 class CredentialToken:
     """Tokens from an azure-identity credential for one scope, cached until shortly
     before they expire. The credential is built on first use, and again after a
@@ -76,22 +95,19 @@ class CredentialToken:
         self.describe = describe
         self.hint = hint
         self._credential: Any = None
-        self._lock = threading.Lock()
-        self._token: str | None = None
-        self._expires_on = 0.0
+        self._renewing = RenewingToken(self._fetch, clock)
 
     def token(self) -> str:
-        with self._lock:
-            if self._token is None or self.clock() >= self._expires_on - EXPIRY_MARGIN_SECONDS:
-                if self._credential is None:
-                    self._credential = self.build_credential()
-                try:
-                    access = self._credential.get_token(self.scope)
-                except Exception as exc:  # azure-identity raises several kinds
-                    raise AuthError(f"{self.describe}: {_first_line(exc)}{self.hint}") from None
-                self._token = access.token
-                self._expires_on = float(access.expires_on)
-            return self._token
+        return self._renewing.token()
+
+    def _fetch(self) -> tuple[str, float]:
+        if self._credential is None:
+            self._credential = self.build_credential()
+        try:
+            access = self._credential.get_token(self.scope)
+        except Exception as exc:  # azure-identity raises several kinds
+            raise AuthError(f"{self.describe}: {_first_line(exc)}{self.hint}") from None
+        return access.token, float(access.expires_on)
 
 
 def _first_line(exc: BaseException) -> str:
