@@ -69,6 +69,14 @@ class JobStore:
             end = bisect.bisect(self._keys, (now, math.inf))
             return self._jobs[:end]
 
+    def snapshot(self, now: float) -> tuple[int, list[SimJob], float | None]:
+        """`version`, `visible(now)` and `next_arrival(now)`, read together under the
+        lock, so a reader caching what it derives can key it on the right version."""
+        with self._lock:
+            end = bisect.bisect(self._keys, (now, math.inf))
+            arrival = self._keys[end][0] if end < len(self._keys) else None
+            return self.version, self._jobs[:end], arrival
+
     def next_arrival(self, now: float) -> float | None:
         """Created time of the first job not visible at `now` (None: every job is)."""
         with self._lock:
