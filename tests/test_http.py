@@ -120,7 +120,7 @@ class StubExporter:
         self.http_rejections = HttpRejections()
         self.refreshers: list = []
 
-    def refresh_due(self, timeout: float | None = None) -> bool:
+    def refresh_due(self, timeout: float | None = None, serve_stale: bool = False) -> bool:
         return True
 
     def exposition(self, accept: str = "", gzip_ok: bool = False):

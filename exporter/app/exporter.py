@@ -107,11 +107,13 @@ class Exporter:
     def refreshers(self) -> list[AccountRefresher]:
         return [view.refresher for view in self.views]
 
-    def refresh_due(self, timeout: float | None = None) -> bool:
+    def refresh_due(self, timeout: float | None = None, serve_stale: bool = False) -> bool:
         """Refresh the accounts that are due, waiting at most `timeout` seconds
-        (default: refresh.timeout). True when all are done."""
+        (default: refresh.timeout); with `serve_stale` (a scrape), not for accounts
+        whose snapshot is younger than refresh.max_staleness. True when all that were
+        waited for are done."""
         return self.scheduler.refresh_due(
-            self.config.refresh.timeout if timeout is None else timeout)
+            self.config.refresh.timeout if timeout is None else timeout, serve_stale)
 
     def start_background_refresh(self) -> None:
         """The first refresh of every account, so /readyz turns ready without a scrape."""

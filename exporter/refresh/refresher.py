@@ -97,6 +97,12 @@ class AccountRefresher:
         """The jobs exported now (retention is applied when a refresh ends)."""
         return list(self.snapshot.jobs.values())
 
+    def servable(self) -> bool:
+        """Whether a scrape may take the snapshot as it is while a due refresh runs:
+        the last successful refresh began less than max_staleness ago."""
+        return (self.status.last_success is not None
+                and self.clock() - self._polled_at < self.policy.max_staleness)
+
     def is_due(self) -> bool:
         return self.status.attempts == 0 or self.clock() >= self.status.next_attempt
 

@@ -39,14 +39,20 @@ class RefreshScheduler:
         self._stopping = threading.Event()
         self._lock = threading.Lock()
 
-    def refresh_due(self, timeout: float) -> bool:
+    def refresh_due(self, timeout: float, serve_stale: bool = False) -> bool:
         """Refresh every account whose data is older than min_interval, concurrently.
 
         Waits at most `timeout` seconds; a refresh still running then finishes in
-        the background. True when all are done.
+        the background. With `serve_stale` (a scrape), an account whose snapshot is
+        younger than its max_staleness is not waited for: its refresh runs in the
+        background and the scrape is answered from the snapshot at once. True when
+        all that were waited for are done.
         """
-        futures = [self._refresh_future(r) for r in self.refreshers]
-        pending = [f for f in futures if f is not None]
+        pending = []
+        for refresher in self.refreshers:
+            future = self._refresh_future(refresher)
+            if future is not None and not (serve_stale and refresher.servable()):
+                pending.append(future)
         if not pending:
             return True
         deadline = time.monotonic() + max(0.0, timeout)

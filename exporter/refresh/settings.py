@@ -18,6 +18,9 @@ class RefreshConfig(StrictModel):
     full_resync: Duration = 900.0
     #: Per request, and the longest a scrape waits for a refresh.
     timeout: Duration = 20.0
+    #: A scrape is answered at once from a snapshot younger than this while the due
+    #: refresh runs in the background; None: 3 x min_interval.
+    max_staleness: Duration | None = None
 
     @field_validator("timeout")
     @classmethod
@@ -41,3 +44,10 @@ class RefreshPolicy:
     #: Jobs created longer ago than this are not selected (unless active).
     lookback: float
     max_jobs_per_account: int
+
+    @property
+    def max_staleness(self) -> float:
+        """How old an account's data may be and still answer a scrape without waiting
+        for its due refresh (refresh.max_staleness, default 3 x min_interval)."""
+        configured = self.refresh.max_staleness
+        return 3 * self.refresh.min_interval if configured is None else configured

@@ -442,7 +442,7 @@ class _Handler(BaseHTTPRequestHandler):
                 timeout = min(timeout, max(0.0, float(header) - SCRAPE_TIMEOUT_MARGIN))
         except ValueError:
             pass
-        exporter.refresh_due(timeout)
+        exporter.refresh_due(timeout, serve_stale=True)
         gzip_ok = "gzip" in self.headers.get("Accept-Encoding", "")
         parts, content_type, encoding = exporter.exposition(self.headers.get("Accept", ""),
                                                             gzip_ok)

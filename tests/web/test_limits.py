@@ -44,7 +44,7 @@ class GatedExporter:
         self.scrapes = 0  # route calls: every /metrics that got past the cap
         self._lock = threading.Lock()
 
-    def refresh_due(self, timeout: float | None = None) -> bool:
+    def refresh_due(self, timeout: float | None = None, serve_stale: bool = False) -> bool:
         with self._lock:
             self.scrapes += 1
             self.waiting += 1
