@@ -38,6 +38,8 @@ def test_key_paths_drop_union_tags(loc, data, expected):
     (f'{{method: token, token: "{SECRET}", path: /x}}', "accounts[0].auth.path", "unknown key"),
     (f'{{method: rms_api_key, api_key: "{SECRET}", api_key_file: /k}}', "accounts[0].auth",
      "give exactly one of api_key and api_key_file"),
+    (f'{{method: rms_api_key, api_key: "{SECRET}"}}', "accounts[0].auth",
+     "rms_api_key signs in to Ravnur RMS, an AMS v3 API: use api: v3 for an RMS account"),
 ])
 def test_auth_errors_name_the_key_and_never_the_secret(auth, key, message):
     with pytest.raises(ConfigError) as caught:
