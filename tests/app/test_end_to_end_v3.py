@@ -6,9 +6,8 @@ import pytest
 
 from exporter.jobs.states import JobState
 from exporter.simulator import SimJob, Simulator
-from tests.helpers import T0, scrape
-
-SUB = "11111111-2222-3333-4444-555555555555"
+from tests import helpers
+from tests.helpers import SUB, T0, scrape
 
 
 @pytest.fixture
@@ -34,15 +33,8 @@ def v3_sim(simulator: Simulator) -> Simulator:
 
 
 def v3_account(sim: Simulator, extra: str = "") -> str:
-    return f"""
-  - name: prod
-    api: v3
-    subscription_id: {SUB}
-    resource_group: media-rg
-    account_name: prodmedia
-    arm_endpoint: {sim.arm_endpoint}
-    auth: {{method: token_file, path: TOKEN}}
-{extra}"""
+    return helpers.v3_account(sim.arm_endpoint, auth="{method: token_file, path: TOKEN}",
+                              extra=extra)
 
 
 def config(*accounts: str) -> str:

@@ -16,23 +16,11 @@ from exporter.common.sharding import Sharding, shard_of
 from exporter.jobs.states import JobState
 from exporter.simulator import ManualClock, SimJob, Simulator
 from exporter.web.server import MetricsServer
-from tests.helpers import T0, parse_exposition, wait_until
+from tests.helpers import SUB, T0, parse_exposition, v3_account, wait_until
 
-SUB = "11111111-2222-3333-4444-555555555555"
 SECRET = "push-secret-1"
 TENANT = "tenant-push"
 AUDIENCE = "api://ams-job-exporter"
-
-
-def v3_account(sim: Simulator, name: str = "prod", account_name: str = "prodmedia") -> str:
-    return f"""
-  - name: {name}
-    api: v3
-    subscription_id: {SUB}
-    resource_group: media-rg
-    account_name: {account_name}
-    arm_endpoint: {sim.arm_endpoint}
-    auth: {{method: none}}"""
 
 
 class Running:
@@ -74,7 +62,7 @@ def running(sim) -> Iterator[Running]:
     service = Running(f"""
 refresh: {{min_interval: 10m, timeout: 10s}}
 events: {{enabled: true, secrets: ["{SECRET}"], max_body_bytes: 64KiB}}
-accounts:{v3_account(sim)}
+accounts:{v3_account(sim.arm_endpoint)}
 """, sim.clock)
     assert service.exporter.refresh_due()
     yield service
@@ -160,7 +148,7 @@ refresh: {{min_interval: 10m, timeout: 10s}}
 events:
   enabled: true
   entra: {{tenant_id: {TENANT}, audience: "{AUDIENCE}", authority: "{sim.aad_authority}"}}
-accounts:{v3_account(sim)}
+accounts:{v3_account(sim.arm_endpoint)}
 """, clock)
         try:
             assert service.exporter.refresh_due()
@@ -228,7 +216,7 @@ def test_a_delivery_to_the_wrong_shard_reaches_the_owner(sim):
     config = parse_config(f"""
 refresh: {{min_interval: 10m, timeout: 10s}}
 events: {{enabled: true, secrets: ["{SECRET}"]}}
-accounts:{v3_account(sim)}{v3_account(sim, "other", "othermedia")}
+accounts:{v3_account(sim.arm_endpoint)}{v3_account(sim.arm_endpoint, "other", "othermedia")}
 """, {})
     template = f"http://127.0.0.1:{base // 10}{{shard}}"
     exporters = [Exporter(config, clock=sim.clock, sharding=Sharding(n, 2, template))

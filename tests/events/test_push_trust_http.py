@@ -19,9 +19,8 @@ from exporter.jobs.claims import EVENT_GRACE, MAX_CLOCK_SKEW
 from exporter.jobs.states import JobState
 from exporter.simulator import ManualClock, SimJob, Simulator
 from exporter.web.server import MetricsServer
-from tests.helpers import T0, Scrape, parse_exposition, wait_until
+from tests.helpers import SUB, T0, Scrape, parse_exposition, v3_account, wait_until
 
-SUB = "11111111-2222-3333-4444-555555555555"
 SECRET = "push-secret-trust"
 TOPIC = (f"/subscriptions/{SUB}/resourceGroups/media-rg/providers/Microsoft.Media/"
          "mediaservices/prodmedia")
@@ -70,15 +69,7 @@ class Running:
 refresh: {{min_interval: 10s, full_resync: 1h, timeout: 10s}}
 events: {{enabled: true, secrets: ["{SECRET}"], max_body_bytes: 4MiB}}
 {top}
-accounts:
-  - name: prod
-    api: v3
-    subscription_id: {SUB}
-    resource_group: media-rg
-    account_name: prodmedia
-    arm_endpoint: {sim.arm_endpoint}
-    auth: {{method: none}}
-  - name: mk
+accounts:{v3_account(sim.arm_endpoint)}  - name: mk
     api: mkio
     project: {PROJECT}
     endpoint: {sim.mkio_endpoint}

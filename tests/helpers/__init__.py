@@ -87,6 +87,24 @@ accounts:
 """
 
 
+#: The subscription id the tests' simulated AMS v3 and RMS accounts live in.
+SUB = "11111111-2222-3333-4444-555555555555"
+
+
+def v3_account(arm_endpoint: str, name: str = "prod", account_name: str = "prodmedia",
+               auth: str = "{method: none}", extra: str = "") -> str:
+    """One `accounts` entry (YAML) for a v3 account of the simulator in media-rg."""
+    return f"""
+  - name: {name}
+    api: v3
+    subscription_id: {SUB}
+    resource_group: media-rg
+    account_name: {account_name}
+    arm_endpoint: {arm_endpoint}
+    auth: {auth}
+{extra}"""
+
+
 def free_port() -> int:
     """A port that was free a moment ago on 127.0.0.1 (bind to port 0, then release)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
