@@ -1,5 +1,5 @@
 """The deployment files checked without helm or podman (fast tier): the Dockerfile's
-labels and .dockerignore, and the chart's copies of grafana/ with their sync script.
+labels and .dockerignore, and the chart's files/ as scripts/build-mixin writes them.
 What needs the binaries is in test_container.py and test_helm_chart.py (marked
 `system`)."""
 
@@ -30,44 +30,48 @@ def test_dockerfile_labels_come_from_build_args():
                                                    "!exporter/"]
 
 
-def test_chart_copies_of_grafana_files_are_in_sync():
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "sync-chart-files"),
-                             "--check"], capture_output=True, text=True, timeout=60)
+def test_chart_files_are_the_mixins_output():
+    """files/ holds the dashboards and the rule file as a Helm template, both written by
+    scripts/build-mixin (test_mixin.py checks them all against the mixin)."""
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "build-mixin"),
+                             "--check"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, (
-        "helm/ams-job-exporter/files/ differs from grafana/: run scripts/sync-chart-files\n"
+        "helm/ams-job-exporter/files/ is not the mixin's output: run scripts/build-mixin\n"
         + result.stdout + result.stderr)
-    copies = sorted(p.relative_to(CHART / "files").as_posix()
-                    for p in (CHART / "files").rglob("*") if p.is_file())
-    sources = sorted([f"alerts/{p.name}" for p in (ROOT / "grafana/alerts").glob("*.yaml")]
-                     + [f"dashboards/{p.name}" for p in DASHBOARDS.glob("*.json")])
-    assert copies == sources
-    assert "alerts/ams-jobs.rules.yaml" in copies
+    files = sorted(p.relative_to(CHART / "files").as_posix()
+                   for p in (CHART / "files").rglob("*") if p.is_file())
+    assert files == ["alerts/ams-jobs.rules.yaml"] + sorted(
+        f"dashboards/{p.name}" for p in DASHBOARDS.glob("*.json"))
+    for path in DASHBOARDS.glob("*.json"):
+        assert (CHART / "files" / "dashboards" / path.name).read_text() == path.read_text()
+    rules = (CHART / "files" / "alerts" / "ams-jobs.rules.yaml").read_text()
+    assert 'include "ams-job-exporter.mixinValue" (list . "stuckProcessingSeconds" "7200")' \
+        in rules
+    assert "{{ $labels" not in rules, "a Prometheus template left for Helm to execute"
 
 
-def test_sync_script_reports_and_repairs_drift(tmp_path: Path):
-    for part in ("grafana/alerts", "grafana/dashboards", "helm/ams-job-exporter/files"):
+def test_build_script_reports_and_repairs_drift(tmp_path: Path):
+    for part in ("grafana", "helm/ams-job-exporter/files"):
         shutil.copytree(ROOT / part, tmp_path / part)
-    script = [sys.executable, str(ROOT / "scripts" / "sync-chart-files"),
-              "--root", str(tmp_path)]
+    script = [sys.executable, str(ROOT / "scripts" / "build-mixin"), "--root", str(tmp_path)]
 
     def check() -> subprocess.CompletedProcess[str]:
         return subprocess.run([*script, "--check"], capture_output=True, text=True,
-                              timeout=60)
+                              timeout=120)
 
-    subprocess.run(script, capture_output=True, text=True, timeout=60, check=True)
     assert check().returncode == 0
     (tmp_path / "grafana/alerts/ams-jobs.rules.yaml").write_text("groups: []\n")
-    (tmp_path / "grafana/dashboards/new.json").write_text("{}\n")
     (tmp_path / "helm/ams-job-exporter/files/dashboards/gone.json").write_text("{}\n")
+    (tmp_path / "helm/ams-job-exporter/files/alerts/ams-jobs.rules.yaml").unlink()
     drift = check()
     assert drift.returncode == 1
-    assert "run scripts/sync-chart-files" in drift.stderr
-    for name in ("alerts/ams-jobs.rules.yaml", "dashboards/new.json", "dashboards/gone.json"):
+    assert "run scripts/build-mixin" in drift.stderr
+    for name in ("grafana/alerts/ams-jobs.rules.yaml", "files/dashboards/gone.json",
+                 "files/alerts/ams-jobs.rules.yaml"):
         assert name in drift.stdout
-    synced = subprocess.run(script, capture_output=True, text=True, timeout=60)
-    assert synced.returncode == 0, synced.stderr
+    built = subprocess.run(script, capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
     assert check().returncode == 0
-    files = tmp_path / "helm/ams-job-exporter/files"
-    assert (files / "alerts/ams-jobs.rules.yaml").read_text() == "groups: []\n"
-    assert (files / "dashboards/new.json").exists()
-    assert not (files / "dashboards/gone.json").exists()
+    assert not (tmp_path / "helm/ams-job-exporter/files/dashboards/gone.json").exists()
+    assert (tmp_path / "grafana/alerts/ams-jobs.rules.yaml").read_text() == (
+        ROOT / "grafana/alerts/ams-jobs.rules.yaml").read_text()

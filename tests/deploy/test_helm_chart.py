@@ -1,5 +1,5 @@
 """The Helm chart (helm/ams-job-exporter): lint, render, validate, and keep it in step
-with grafana/ and with the exporter's own config validation.
+with the monitoring mixin (grafana/mixin) and with the exporter's own config validation.
 
 Needs the `helm` binary: .tools/bin/helm (./test.sh installs it with
 scripts/get-helm) or one on PATH. Every manifest is validated offline against
@@ -28,6 +28,7 @@ import pytest
 import yaml
 
 from tests.helpers import ROOT
+from tests.monitoring.mixin import build_mixin, defaults, rule_file
 
 #: every test here runs helm (the chart checks that do not are in test_deploy_files.py)
 pytestmark = pytest.mark.system
@@ -196,27 +197,12 @@ def rendered_rule_groups(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return one(docs, "PrometheusRule")["spec"]["groups"]
 
 
-def rule_file_header_defaults() -> dict[str, str]:
-    """The tunables the rule file lists in its header: name -> default literal."""
-    defaults: dict[str, str] = {}
-    for line in RULES.read_text().splitlines():
-        match = re.match(r"^#\s+([a-z][A-Za-z0-9]*)\s{2,}(\S+)\s{2,}\S", line)
-        if match and match.group(1) != "name":
-            defaults[match.group(1)] = match.group(2)
-    return defaults
-
-
-def rule_file_markers() -> set[str]:
-    return set(re.findall(r"#\s*threshold:\s*([A-Za-z][A-Za-z0-9_]*)\s*$",
-                          RULES.read_text(), re.MULTILINE))
-
-
-def marked_lines(rendered: str, name: str) -> list[str]:
-    """Lines of the rendered PrometheusRule that carry `name`'s marker (in exprs and
-    on fields such as `for:`, where YAML drops the comment on parsing)."""
-    rule_doc = next(d for d in rendered.split("\n---\n") if "kind: PrometheusRule" in d)
-    return [line for line in rule_doc.splitlines()
-            if re.search(rf"#\s*threshold:\s*{name}\s*$", line)]
+def mixin_thresholds() -> dict[str, str]:
+    """The thresholds the chart sets from values: name -> the mixin's default as the
+    chart writes it (7200, 0.1, 5m)."""
+    build = build_mixin()
+    config = defaults()
+    return {name: build._literal(config[name]) for name in build.THRESHOLDS}
 
 
 # ---------------------------------------------------------------- lint and files
@@ -587,20 +573,19 @@ def test_rendered_rule_groups_equal_the_rule_file(helm: str, tmp_path: Path):
     assert [g["name"] for g in rules["groups"]] == ["ams-jobs"]
 
 
-def test_values_thresholds_are_the_rule_files(helm: str, tmp_path: Path):
-    defaults = rule_file_header_defaults()
-    assert rule_file_markers() <= set(defaults), "a marker without a default in the header"
+def test_values_thresholds_are_the_mixins(helm: str, tmp_path: Path):
+    thresholds_defaults = mixin_thresholds()
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     thresholds = values["prometheusRule"]["thresholds"]
-    assert set(thresholds) == set(defaults)
-    for name, default in defaults.items():
+    assert set(thresholds) == set(thresholds_defaults)
+    for name, default in thresholds_defaults.items():
         if name == "exporterJob":
             assert thresholds[name] == "", "empty means: the chart's Service name"
         else:
             assert str(thresholds[name]) == default, name
     schema = json.loads((CHART / "values.schema.json").read_text())
     listed = schema["properties"]["prometheusRule"]["properties"]["thresholds"]["properties"]
-    assert set(listed) == set(defaults)
+    assert set(listed) == set(thresholds_defaults)
 
 
 def _other_value(name: str, default: str) -> Any:
@@ -614,59 +599,49 @@ def _other_value(name: str, default: str) -> Any:
     return int(default) * 3 + 7
 
 
-@pytest.mark.parametrize("name", sorted(rule_file_header_defaults()))
+@pytest.mark.parametrize("name", sorted(mixin_thresholds()))
 def test_each_threshold_value_reaches_the_rendered_rules(helm: str, tmp_path: Path,
                                                          name: str):
-    default = rule_file_header_defaults()[name]
-    value = _other_value(name, default)
-    values = {"prometheusRule": {"enabled": True, "thresholds": {name: value}}}
-    rendered = template(helm, tmp_path, values).stdout
-    lines = marked_lines(rendered, name)
-    assert lines, f"no rendered line carries the marker of {name}"
-    for line in lines:
-        code = line.split("  #")[0]
-        assert re.search(rf"(^|[^\w.]){re.escape(str(value))}([^\w.]|$)", code), line
-        assert not re.search(rf"(^|[^\w.]){re.escape(default)}([^\w.]|$)", code), line
-    docs = [d for d in yaml.safe_load_all(rendered) if d]
-    # nothing else changed
-    expected = yaml.safe_load(RULES.read_text())["groups"]
+    """The PrometheusRule with one threshold set in values is the mixin compiled with
+    that _config value: exactly, and unlike the defaults."""
+    value = _other_value(name, mixin_thresholds()[name])
+    docs = render(helm, tmp_path, {"prometheusRule": {"enabled": True,
+                                                      "thresholds": {name: value}}})
     rendered = rendered_rule_groups(docs)
-    changed = [(r1.get("alert") or r1.get("record"))
-               for g1, g2 in zip(expected, rendered, strict=True)
-               for r1, r2 in zip(g1["rules"], g2["rules"], strict=True) if r1 != r2]
-    assert changed and len(changed) == len({*changed}), changed
+    assert rendered == rule_file({name: value})["groups"]
+    assert rendered != yaml.safe_load(RULES.read_text())["groups"]
 
 
-def test_stuck_processing_threshold_in_the_expr(helm: str, tmp_path: Path):
+def test_thresholds_and_links_set_through_values_reach_the_rules(helm: str, tmp_path: Path):
     docs = render(helm, tmp_path, {"prometheusRule": {"enabled": True, "thresholds": {
         "stuckProcessingSeconds": 10800, "failureRatio": 0.25, "failureRateFor": "15m",
-        "throttledPer5m": 1000000}}})
-    rules = {r.get("alert"): r for g in rendered_rule_groups(docs) for r in g["rules"]}
+        "throttledPer5m": 1000000, "failureRateMinJobs": 0},
+        "grafanaUrl": "https://grafana.media.example/",
+        "runbookUrl": "https://wiki.media.example/ams/runbook"}}, release="media")
+    rendered = rendered_rule_groups(docs)
+    assert rendered == rule_file({
+        "stuckProcessingSeconds": 10800, "failureRatio": 0.25, "failureRateFor": "15m",
+        "throttledPer5m": 1000000, "failureRateMinJobs": 0,
+        "grafanaUrl": "https://grafana.media.example",  # the trailing / dropped
+        "runbookUrl": "https://wiki.media.example/ams/runbook",
+        "exporterJob": "media-ams-job-exporter"})["groups"]
+    rules = {r.get("alert"): r for g in rendered for r in g["rules"]}
     assert re.search(r"\)\s*> 10800\b", rules["AMSJobStuckProcessing"]["expr"])
-    assert "7200" not in rules["AMSJobStuckProcessing"]["expr"]
-    assert "> 0.25" in rules["AMSJobFailureRateHigh"]["expr"]
+    assert "> 0.25\n" in rules["AMSJobFailureRateHigh"]["expr"]
+    assert ">= 0\n" in rules["AMSJobFailureRateHigh"]["expr"]  # 0 is a value, not unset
     assert rules["AMSJobFailureRateHigh"]["for"] == "15m"
     # large numbers stay plain PromQL literals (no 1e+06)
-    assert "> 1000000" in rules["AMSApiThrottled"]["expr"]
+    assert "> 1000000\n" in rules["AMSApiThrottled"]["expr"]
 
 
-def test_a_rule_file_the_chart_cannot_substitute_fails_the_render(helm: str, tmp_path: Path):
+def test_a_chart_without_its_rule_file_fails_the_render(helm: str, tmp_path: Path):
     chart = tmp_path / "chart"
     shutil.copytree(CHART, chart)
-    rules = chart / "files" / "alerts" / "ams-jobs.rules.yaml"
-    text = rules.read_text()
-    marked = re.search(r"> 7200(\s+# threshold: stuckProcessingSeconds)", text)
-    assert marked, "the rule file's stuckProcessingSeconds line changed: update this test"
-    rules.write_text(text.replace(marked.group(0), "> 7300" + marked.group(1)))
+    (chart / "files" / "alerts" / "ams-jobs.rules.yaml").unlink()
     result = run_helm(helm, "template", "x", str(chart), "--api-versions", MONITORING_API,
                       "--set", "prometheusRule.enabled=true", check=False)
     assert result.returncode != 0
-    assert 'threshold stuckProcessingSeconds: default "7200" not found' in result.stderr
-    rules.unlink()
-    result = run_helm(helm, "template", "x", str(chart), "--api-versions", MONITORING_API,
-                      "--set", "prometheusRule.enabled=true", check=False)
-    assert result.returncode != 0
-    assert "run scripts/sync-chart-files" in result.stderr
+    assert "run scripts/build-mixin" in result.stderr
 
 
 def test_exporter_down_follows_the_service_name(helm: str, tmp_path: Path):

@@ -1,10 +1,10 @@
 """grafana/alerts/ams-jobs.rules.yaml: promtool check + unit tests, the SPEC §6 contract,
-the tunables a renderer substitutes, and the links to the runbook and dashboards."""
+thresholds compiled into the rules from the mixin's _config, and the links to the
+runbook and dashboards. (The mixin itself: test_mixin.py.)"""
 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 
 import pytest
@@ -16,11 +16,9 @@ from tests.helpers.monitoring import (
     RULE_TESTS,
     RULES,
     RUNBOOK,
-    marked_lines,
-    render_rules,
     require_binary,
-    threshold_defaults,
 )
+from tests.monitoring.mixin import defaults, rules_with_unit_tests
 
 #: SPEC §6: alert -> severity
 SPEC_ALERTS = {
@@ -139,36 +137,29 @@ def test_dashboard_urls_point_at_shipped_dashboards_and_their_variables():
             assert variable in dashboards[uid], (name, variable)
 
 
-def test_tunables_are_listed_and_each_is_one_marked_literal():
-    text = RULES.read_text()
-    defaults = threshold_defaults(text)
-    marks = marked_lines(text)
-    assert set(defaults) == set(marks), "header table and `# threshold:` markers differ"
-    assert {"stuckProcessingSeconds", "queuedTooLongSeconds", "failureRatio",
-            "failureRateMinJobs", "failedKeepFiringFor", "exporterJob"} <= set(defaults)
-    for name, lines in marks.items():
-        for line in lines:
-            assert re.search(r"(?<![\w.])" + re.escape(defaults[name]) + r"(?![\w.])",
-                             line.split("#")[0]), (name, line)
-    # The SPEC defaults.
-    assert defaults["stuckProcessingSeconds"] == "7200"
-    assert defaults["queuedTooLongSeconds"] == "1800"
-    assert defaults["failureRatio"] == "0.1"
+def test_the_spec_thresholds_and_their_defaults():
+    config = defaults()
+    assert config["stuckProcessingSeconds"] == 7200
+    assert config["queuedTooLongSeconds"] == 1800
+    assert config["failureRatio"] == 0.1
+    assert config["failureRateMinJobs"] == 10
+    assert config["failedKeepFiringFor"] == "30m"
+    assert config["exporterJob"] == "ams-job-exporter"
+    assert config["amsExporterSelector"] == 'job="ams-job-exporter"'
 
 
 @pytest.mark.system
-def test_rendered_thresholds_load_and_change_what_fires(tmp_path):
-    """Substituting a threshold the way the Helm chart will gives a valid file whose
-    behaviour changes: the unit tests' 7260 s job is no longer 'stuck' at 7300 s."""
-    (tmp_path / "tests").mkdir()
-    rendered = render_rules(RULES.read_text(), {"stuckProcessingSeconds": "7300",
-                                                "exporterJob": "my-exporter"})
-    (tmp_path / RULES.name).write_text(rendered)
-    shutil.copy(RULE_TESTS, tmp_path / "tests" / RULE_TESTS.name)
-    assert '> 7300  # threshold: stuckProcessingSeconds' in rendered
+def test_compiled_thresholds_load_and_change_what_fires(tmp_path):
+    """A rule file compiled with another threshold is valid and behaves differently: the
+    unit tests' 7260 s job is no longer 'stuck' at 7300 s, and AMSExporterDown looks
+    for another scrape job than the unit tests' series have."""
+    rules, tests = rules_with_unit_tests(tmp_path, {"stuckProcessingSeconds": 7300,
+                                                    "exporterJob": "my-exporter"})
+    rendered = rules.read_text()
+    assert "\n            > 7300\n" in rendered
     assert rendered.count('up{job="my-exporter"}') == 2
-    assert promtool("check", "rules", str(tmp_path / RULES.name)).returncode == 0
-    result = promtool("test", "rules", str(tmp_path / "tests" / RULE_TESTS.name))
+    assert promtool("check", "rules", str(rules)).returncode == 0
+    result = promtool("test", "rules", str(tests))
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "AMSJobStuckProcessing" in output
@@ -179,12 +170,9 @@ def test_rendered_thresholds_load_and_change_what_fires(tmp_path):
 def test_rejected_deliveries_threshold_changes_what_fires(tmp_path):
     """With eventsRejectedPer10m at 1, the unit tests' quiet subscription (one rejected
     delivery per window) no longer fires, and promtool says which alert changed."""
-    (tmp_path / "tests").mkdir()
-    rendered = render_rules(RULES.read_text(), {"eventsRejectedPer10m": "1"})
-    (tmp_path / RULES.name).write_text(rendered)
-    shutil.copy(RULE_TESTS, tmp_path / "tests" / RULE_TESTS.name)
-    assert ") > 1  # threshold: eventsRejectedPer10m" in rendered
-    result = promtool("test", "rules", str(tmp_path / "tests" / RULE_TESTS.name))
+    rules, tests = rules_with_unit_tests(tmp_path, {"eventsRejectedPer10m": 1})
+    assert ") > 1\n" in rules.read_text()
+    result = promtool("test", "rules", str(tests))
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "AMSEventDeliveriesRejected on a quiet subscription" in output
@@ -212,23 +200,17 @@ def test_rejected_deliveries_alert_covers_the_reasons_that_lose_events():
     documented = _documented_reasons("ams_events_rejected_total")
     assert documented == alerted | {"unknown_account", "unconfirmed"}
     assert not alerted & {"unknown_account", "unconfirmed"}
-    defaults = threshold_defaults(RULES.read_text())
-    assert (defaults["eventsRejectedPer10m"], defaults["eventsRejectedFor"]) == ("0", "15m")
-    assert rule["for"] == defaults["eventsRejectedFor"]
+    config = defaults()
+    assert (config["eventsRejectedPer10m"], config["eventsRejectedFor"]) == (0, "15m")
+    assert rule["for"] == config["eventsRejectedFor"]
     # The `for` is longer than the window: one stray rejection cannot fire it.
     assert "[10m]" in expr
-
-
-def test_render_refuses_unknown_names():
-    with pytest.raises(KeyError):
-        render_rules(RULES.read_text(), {"noSuchThreshold": "1"})
 
 
 def test_amsjobfailed_pages_at_once_and_rides_out_restarts():
     rule = alerts()["AMSJobFailed"]
     assert "for" not in rule  # no delay: a failed job pages on the next evaluation
-    assert rule["keep_firing_for"] == threshold_defaults(RULES.read_text())[
-        "failedKeepFiringFor"]
+    assert rule["keep_firing_for"] == defaults()["failedKeepFiringFor"]
     # Keyed on the job, not on the scrape target.
     assert re.search(r"max by \(account, transform, job_id, job_name\)", rule["expr"])
 
@@ -266,9 +248,9 @@ def test_shard_alerts_count_distinct_shards_per_installation():
     assert mismatch == (
         f"count by ({INSTALLATION}) ( count_values by ({INSTALLATION}) "
         f'("total", ams_exporter_total_shards) ) > 1')
-    defaults = threshold_defaults(RULES.read_text())
-    assert found["AMSExporterShardsMissing"]["for"] == defaults["shardsMissingFor"] == "10m"
-    assert found["AMSExporterShardingMismatch"]["for"] == defaults[
+    config = defaults()
+    assert found["AMSExporterShardsMissing"]["for"] == config["shardsMissingFor"] == "10m"
+    assert found["AMSExporterShardingMismatch"]["for"] == config[
         "shardingMismatchFor"] == "15m"
 
 
@@ -276,15 +258,12 @@ def test_shard_alerts_count_distinct_shards_per_installation():
 def test_shard_alert_durations_change_what_fires(tmp_path):
     """A longer shardsMissingFor keeps the unit tests' down shard pending at 13m, and
     the shorter shardingMismatchFor makes the resharding rollout fire: both are read
-    from the marked lines."""
-    (tmp_path / "tests").mkdir()
-    rendered = render_rules(RULES.read_text(), {"shardsMissingFor": "20m",
-                                                "shardingMismatchFor": "5m"})
-    (tmp_path / RULES.name).write_text(rendered)
-    shutil.copy(RULE_TESTS, tmp_path / "tests" / RULE_TESTS.name)
-    assert "for: 20m  # threshold: shardsMissingFor" in rendered
-    assert "for: 5m  # threshold: shardingMismatchFor" in rendered
-    result = promtool("test", "rules", str(tmp_path / "tests" / RULE_TESTS.name))
+    compiled from the mixin's _config."""
+    rules, tests = rules_with_unit_tests(tmp_path, {"shardsMissingFor": "20m",
+                                                    "shardingMismatchFor": "5m"})
+    rendered = rules.read_text()
+    assert "for: 20m\n" in rendered and "for: 5m\n" in rendered
+    result = promtool("test", "rules", str(tests))
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "AMSExporterShardsMissing when a shard stays down for 10 minutes" in output

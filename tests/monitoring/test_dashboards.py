@@ -111,7 +111,7 @@ def test_every_panel_and_query_uses_the_datasource_variable(board):
             assert target["datasource"] == DS, panel["title"]
             assert target["expr"].strip()
     for variable in board["templating"]["list"]:
-        if variable["type"] == "query":
+        if variable["type"] in ("query", "adhoc"):
             assert variable["datasource"] == DS, variable["name"]
     builtin_annotations = {"type": "grafana", "uid": "-- Grafana --"}
     for value in _datasources(board):
@@ -122,7 +122,10 @@ def test_template_variables(board):
     found = variables(board)
     detail = board["uid"] == "ams-job-detail"
     expected = ["datasource", "account", "transform", "job_name"] + (["job"] if detail else [])
-    assert list(found) == expected
+    assert list(found) == expected + ["filters"]
+    # Ad hoc filters (correlation labels, issue 21): on the dashboards' data source.
+    assert found["filters"]["type"] == "adhoc"
+    assert found["filters"]["datasource"] == DS
     datasource = found["datasource"]
     assert (datasource["type"], datasource["query"]) == ("datasource", "prometheus")
     account = found["account"]
@@ -340,7 +343,11 @@ def test_the_overview_has_a_push_events_row():
     overview = load(DASHBOARD_DIR / "ams-jobs-overview.json")
     panels = list(all_panels(overview))
     row = next(p for p in panels if p["type"] == "row" and p["title"] == "Push events")
-    below = [p for p in panels if p["gridPos"]["y"] > row["gridPos"]["y"]
+    # the panels of the row: below it, above the next row
+    end = min([p["gridPos"]["y"] for p in panels
+               if p["type"] == "row" and p["gridPos"]["y"] > row["gridPos"]["y"]],
+              default=float("inf"))
+    below = [p for p in panels if row["gridPos"]["y"] < p["gridPos"]["y"] < end
              and p["type"] != "row"]
     metrics = {re.sub(r"_(bucket|sum|count)$", "", m)
                for p in below for t in p["targets"]

@@ -16,8 +16,8 @@ with events.enabled, and this stack's v2 account cannot receive events
 (test_dashboards.py runs those queries on series shaped like the receiver's).
 
 The only change to the shipped rule file is a shorter keep_firing_for for
-AMSJobFailed (8 s instead of 30 m, substituted the way a renderer would): with the
-real value the resolved notification would come 30 minutes later.
+AMSJobFailed (8 s instead of 30 m, compiled from the mixin with that _config): with
+the real value the resolved notification would come 30 minutes later.
 """
 
 from __future__ import annotations
@@ -48,12 +48,11 @@ from tests.helpers.monitoring import (
     all_panels,
     label_values_query,
     load_dashboard,
-    render_rules,
     require_binary,
     substitute,
-    threshold_defaults,
     wait_for,
 )
+from tests.monitoring.mixin import defaults, rule_file_text
 
 #: runs prometheus, prometheus-alertmanager and amtool
 pytestmark = pytest.mark.system
@@ -62,7 +61,7 @@ ACCOUNT = "acct"
 RETENTION_SECONDS = 25
 KEEP_FIRING_FOR = "8s"
 #: the scrape job name the rule file assumes for the exporter (AMSExporterDown)
-EXPORTER_JOB = threshold_defaults(RULES.read_text())["exporterJob"]
+EXPORTER_JOB = defaults()["exporterJob"]
 
 
 def uid(n: int) -> str:
@@ -190,8 +189,7 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
             retention=RETENTION_SECONDS, account=ACCOUNT,
             endpoint=simulator.v2_endpoint(ACCOUNT)))
         rules = tmp / "ams-jobs.rules.yaml"
-        rules.write_text(render_rules(RULES.read_text(),
-                                      {"failedKeepFiringFor": KEEP_FIRING_FOR}))
+        rules.write_text(rule_file_text({"failedKeepFiringFor": KEEP_FIRING_FOR}))
         (tmp / "alertmanager.yml").write_text(ALERTMANAGER_CONFIG.format(url=webhook.url))
         (tmp / "prometheus.yml").write_text(PROMETHEUS_CONFIG.format(
             rules=rules, alertmanager_port=alertmanager_port, job=EXPORTER_JOB,
@@ -274,8 +272,7 @@ def test_rule_file_loads_in_prometheus_and_every_rule_evaluates(stack):
     shipped = RULES.read_text().splitlines()
     loaded = (stack.tmp / "ams-jobs.rules.yaml").read_text().splitlines()
     changed = [(a, b) for a, b in zip(shipped, loaded, strict=True) if a != b]
-    assert changed == [("        keep_firing_for: 30m  # threshold: failedKeepFiringFor",
-                        "        keep_firing_for: 8s  # threshold: failedKeepFiringFor")]
+    assert changed == [("        keep_firing_for: 30m", "        keep_firing_for: 8s")]
 
 
 def test_failed_job_pages_once_survives_an_exporter_restart_and_resolves(stack):

@@ -109,70 +109,47 @@ exponent or a decimal point (YAML numbers arrive as float64), the rest as writte
 {{- end }}
 
 {{/*
-The rule file files/alerts/ams-jobs.rules.yaml (a copy of grafana/alerts/, made by
-scripts/sync-chart-files) with prometheusRule.thresholds and the link base URLs
-substituted.
-
-The file marks each tunable literal with a trailing comment "# threshold: <name>" and
-lists every name with its default in its header ("#   <name>   <default>   <meaning>").
-On each marked line the last occurrence of the default literal before the marker is
-replaced by the value. A marker without a default, a default not found on its line, or
-a threshold the file does not know fails the render instead of shipping a rule that
-silently ignores a value.
+The rule file files/alerts/ams-jobs.rules.yaml, rendered. scripts/build-mixin writes it
+from the mixin (grafana/mixin) as a template: every threshold and link base URL is an
+action calling ams-job-exporter.mixinValue, and the Prometheus templates of the
+annotations are escaped, so that `tpl` gives the rule file with your values.
 */}}
 {{- define "ams-job-exporter.rules" -}}
 {{- $path := "files/alerts/ams-jobs.rules.yaml" }}
 {{- $file := .Files.Get $path }}
 {{- if not $file }}
-{{- fail (printf "%s is missing from the chart: run scripts/sync-chart-files" $path) }}
+{{- fail (printf "%s is missing from the chart: run scripts/build-mixin" $path) }}
 {{- end }}
-{{- $lines := splitList "\n" $file }}
-{{- /* defaults from the header table */}}
-{{- $defaults := dict }}
-{{- range $lines }}
-{{- if regexMatch "^#\\s+[a-z][A-Za-z0-9]*\\s{2,}\\S+\\s{2,}\\S" . }}
-{{- $fields := regexSplit "\\s+" (trimPrefix "#" . | trim) 3 }}
-{{- $_ := set $defaults (index $fields 0) (index $fields 1) }}
+{{- tpl $file . }}
+{{- end }}
+
+{{/*
+A value of the mixin's _config in the rule file: (list $ "<name>" "<the mixin's default>").
+grafanaUrl and runbookUrl come from prometheusRule.grafanaUrl / .runbookUrl, the rest
+from prometheusRule.thresholds.<name>; unset or empty, the mixin's default, except
+exporterJob, whose default is the Service's name (the `job` label the chart's
+ServiceMonitor gives the exporter's targets).
+*/}}
+{{- define "ams-job-exporter.mixinValue" -}}
+{{- $root := index . 0 }}
+{{- $name := index . 1 }}
+{{- $value := index . 2 }}
+{{- $rule := $root.Values.prometheusRule }}
+{{- $set := "" }}
+{{- if eq $name "grafanaUrl" }}
+{{- $set = trimSuffix "/" ($rule.grafanaUrl | default "") }}
+{{- else if eq $name "runbookUrl" }}
+{{- $set = $rule.runbookUrl | default "" }}
+{{- else }}
+{{- $thresholds := $rule.thresholds | default dict }}
+{{- if hasKey $thresholds $name }}
+{{- $set = include "ams-job-exporter.thresholdLiteral" (index $thresholds $name) }}
+{{- end }}
+{{- if and (eq $name "exporterJob") (not $set) }}
+{{- $set = include "ams-job-exporter.fullname" $root }}
 {{- end }}
 {{- end }}
-{{- $values := dict }}
-{{- range $name, $value := .Values.prometheusRule.thresholds }}
-{{- if not (hasKey $defaults $name) }}
-{{- fail (printf "prometheusRule.thresholds.%s: %s has no such threshold" $name $path) }}
-{{- end }}
-{{- $_ := set $values $name (include "ams-job-exporter.thresholdLiteral" $value) }}
-{{- end }}
-{{- if not (get $values "exporterJob") }}
-{{- $_ := set $values "exporterJob" (include "ams-job-exporter.fullname" .) }}
-{{- end }}
-{{- $marker := "\\s#\\s*threshold:\\s*([A-Za-z][A-Za-z0-9_]*)\\s*$" }}
-{{- $out := list }}
-{{- range $line := $lines }}
-{{- $found := regexFind $marker $line }}
-{{- if $found }}
-{{- $name := regexReplaceAll $marker $found "${1}" }}
-{{- if not (hasKey $defaults $name) }}
-{{- fail (printf "%s: marker %q has no default in the file's header" $path $name) }}
-{{- end }}
-{{- $default := get $defaults $name }}
-{{- $code := trimSuffix $found $line }}
-{{- $literal := printf "^(|.*[^A-Za-z0-9_.])%s([^A-Za-z0-9_.].*|)$" (regexQuoteMeta $default) }}
-{{- if not (regexMatch $literal $code) }}
-{{- fail (printf "%s: threshold %s: default %q not found on its line %q" $path $name $default $line) }}
-{{- end }}
-{{- $value := get $values $name | default $default }}
-{{- $line = printf "%s%s" (regexReplaceAll $literal $code (printf "${1}%s${2}" $value)) $found }}
-{{- end }}
-{{- $out = append $out $line }}
-{{- end }}
-{{- $text := join "\n" $out }}
-{{- with .Values.prometheusRule.grafanaUrl }}
-{{- $text = replace "https://grafana.example.com" (trimSuffix "/" .) $text }}
-{{- end }}
-{{- with .Values.prometheusRule.runbookUrl }}
-{{- $text = replace "https://git.example.com/ams-job-exporter/blob/main/docs/runbook.md" . $text }}
-{{- end }}
-{{- $text }}
+{{- $set | default $value }}
 {{- end }}
 
 {{/*

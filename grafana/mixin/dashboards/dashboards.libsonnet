@@ -1,0 +1,2 @@
+// grafanaDashboards, keyed by file name.
+(import 'overview.libsonnet') + (import 'detail.libsonnet')
