@@ -336,6 +336,14 @@ def test_monitoring_kinds_need_the_operator_api(helm: str, tmp_path: Path):
      "stuckProcessingSeconds"),
     ({"prometheusRule": {"thresholds": {"exporterJob": 'x"} or vector(1)'}}}, "exporterJob"),
     ({"prometheusRule": {"thresholds": {"unknownThreshold": 1}}}, "unknownThreshold"),
+    ({"prometheusRule": {"correlationLabels": "tenant"}}, "correlationLabels"),
+    ({"prometheusRule": {"correlationLabels": ["tenant) or vector(1"]}}, "correlationLabels"),
+    ({"prometheusRule": {"correlationLabels": ["__tenant"]}}, "correlationLabels"),
+    ({"prometheusRule": {"correlationLabels": ["tenant", "tenant"]}}, "correlationLabels"),
+    ({"prometheusRule": {"failureRateGroupingLabels": ["1tenant"]}},
+     "failureRateGroupingLabels"),
+    ({"prometheusRule": {"failureRateGroupingLabels": ["account"]}},
+     "failureRateGroupingLabels"),  # the alert groups by account already
     ({"podDisruptionBudget": {"minAvailable": "half"}}, "minAvailable"),
     ({"sharding": {"enabled": True, "shards": 0}}, "shards"),
     ({"sharding": {"shards": "3"}}, "shards"),
@@ -664,6 +672,86 @@ def test_links_point_at_your_grafana_and_runbook(helm: str, tmp_path: Path):
         assert annotations["dashboard_url"].startswith("https://grafana.media.example/d/")
         assert annotations["runbook_url"].startswith("https://wiki.media.example/ams/runbook#")
     assert "example.com" not in json.dumps(rendered_rule_groups(docs))
+
+
+#: (values prometheusRule.correlationLabels, .failureRateGroupingLabels), as the mixin's
+#: _config: tenants and workflows; a grouping label that is no correlation label; one
+#: that is a label of the rules already (each label once in a `by`); each list alone
+LABEL_LISTS = [
+    (["tenant", "flow"], ["tenant", "flow"]),
+    (["tenant"], ["flow"]),
+    (["flow", "tenant"], ["tenant", "transform"]),
+    (["transform", "tenant"], []),
+    ([], ["tenant"]),
+]
+
+
+@pytest.mark.parametrize(("correlation", "grouping"), LABEL_LISTS)
+def test_label_lists_set_through_values_reach_the_rules(helm: str, tmp_path: Path,
+                                                        correlation: list[str],
+                                                        grouping: list[str]):
+    """prometheusRule.correlationLabels and .failureRateGroupingLabels give the rules of
+    the mixin compiled with those _config lists: exactly, and unlike the defaults."""
+    docs = render(helm, tmp_path, {"prometheusRule": {
+        "enabled": True, "correlationLabels": correlation,
+        "failureRateGroupingLabels": grouping}})
+    rendered = rendered_rule_groups(docs)
+    assert rendered == rule_file({"correlationLabels": correlation,
+                                  "failureRateGroupingLabels": grouping})["groups"]
+    assert rendered != yaml.safe_load(RULES.read_text())["groups"]
+
+
+def test_label_lists_with_thresholds_and_links(helm: str, tmp_path: Path):
+    lists = {"correlationLabels": ["tenant", "flow"], "failureRateGroupingLabels": ["tenant"]}
+    docs = render(helm, tmp_path, {"prometheusRule": {
+        "enabled": True, **lists, "thresholds": {"failureRatio": 0.25, "failureRateFor": "15m"},
+        "grafanaUrl": "https://grafana.media.example"}})
+    rendered = rendered_rule_groups(docs)
+    assert rendered == rule_file({**lists, "failureRatio": 0.25, "failureRateFor": "15m",
+                                  "grafanaUrl": "https://grafana.media.example"})["groups"]
+    alert = {r.get("alert"): r for g in rendered for r in g["rules"]}["AMSJobFailureRateHigh"]
+    assert "and on (account, tenant)\n" in alert["expr"]
+    assert alert["annotations"]["summary"].endswith(
+        "in account {{ $labels.account }}, tenant {{ $labels.tenant }}")
+
+
+def test_correlation_labels_default_to_the_exporter_configs(helm: str, tmp_path: Path):
+    """Empty prometheusRule.correlationLabels: the label names of the exporter's
+    metrics.correlation_labels (sorted), which the rendered config carries too."""
+    config = {**ALL_ON["config"], "metrics": {"correlation_labels": {
+        "tenant": "customerId", "flow": "workflow"}}}
+    docs = render(helm, tmp_path, {"config": config, "prometheusRule": {
+        "enabled": True, "failureRateGroupingLabels": ["tenant"]}})
+    assert rendered_rule_groups(docs) == rule_file({
+        "correlationLabels": ["flow", "tenant"],
+        "failureRateGroupingLabels": ["tenant"]})["groups"]
+    assert rendered_config(docs)["metrics"]["correlation_labels"] == {
+        "tenant": "customerId", "flow": "workflow"}
+    # prometheusRule.correlationLabels, when set, wins
+    docs = render(helm, tmp_path, {"config": config, "prometheusRule": {
+        "enabled": True, "correlationLabels": ["tenant"]}})
+    assert rendered_rule_groups(docs) == rule_file({"correlationLabels": ["tenant"]})["groups"]
+    # no correlation labels in the config: the default rules
+    docs = render(helm, tmp_path, {"config": {**ALL_ON["config"], "metrics": {}},
+                                   "prometheusRule": {"enabled": True}})
+    assert rendered_rule_groups(docs) == yaml.safe_load(RULES.read_text())["groups"]
+
+
+def test_the_default_label_lists_are_the_mixins(helm: str, tmp_path: Path):
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["prometheusRule"]
+    config = defaults()
+    for name in build_mixin().LABEL_LISTS:
+        assert values[name] == config[name] == [], name
+
+
+@pytest.mark.parametrize("labels", [{"tenant-id": "customerId"}, {"__tenant": "customerId"}])
+def test_correlation_labels_the_exporter_rejects_fail_the_render(helm: str, tmp_path: Path,
+                                                                 labels: dict[str, str]):
+    config = {**ALL_ON["config"], "metrics": {"correlation_labels": labels}}
+    result = template(helm, tmp_path, {"config": config, "prometheusRule": {"enabled": True}},
+                      check=False)
+    assert result.returncode != 0
+    assert "config.metrics.correlation_labels" in result.stderr, result.stderr
 
 
 # ---------------------------------------------------------------- monitoring objects

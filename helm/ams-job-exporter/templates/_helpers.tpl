@@ -153,6 +153,70 @@ ServiceMonitor gives the exporter's targets).
 {{- end }}
 
 {{/*
+A label list of the mixin's _config as a JSON array: (list $ "correlationLabels") or
+(list $ "failureRateGroupingLabels"), from prometheusRule.<name>. An empty
+correlationLabels is the label names of the exporter's config.metrics.correlation_labels
+(sorted: Helm does not keep a map's order), which the schema cannot check: they must be
+label names, as the exporter requires.
+*/}}
+{{- define "ams-job-exporter.mixinList" -}}
+{{- $root := index . 0 }}
+{{- $name := index . 1 }}
+{{- $labels := index $root.Values.prometheusRule $name | default list }}
+{{- if and (eq $name "correlationLabels") (not $labels) }}
+{{- $metrics := dig "metrics" dict ($root.Values.config | default dict) }}
+{{- $configured := dict }}
+{{- if kindIs "map" $metrics }}
+{{- $configured = dig "correlation_labels" dict $metrics }}
+{{- end }}
+{{- if not (kindIs "map" $configured) }}
+{{- fail "config.metrics.correlation_labels: expected a map of label names to correlationData keys" }}
+{{- end }}
+{{- $labels = keys $configured | sortAlpha }}
+{{- range $labels }}
+{{- if or (not (regexMatch "^[a-zA-Z_][a-zA-Z0-9_]*$" .)) (hasPrefix "__" .) }}
+{{- fail (printf "config.metrics.correlation_labels: %q is not a label name the exporter accepts" .) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson $labels }}
+{{- end }}
+
+{{/*
+The labels of a `by (...)` or `on (...)` list in the rule file, comma separated:
+(list $ "account" "*failureRateGroupingLabels" ...), where "*<name>" stands for the
+labels of the list <name> (ams-job-exporter.mixinList). Each label is written once, at
+its first place, as the mixin's promql.union does.
+*/}}
+{{- define "ams-job-exporter.mixinLabels" -}}
+{{- $root := first . }}
+{{- $out := list }}
+{{- range rest . }}
+{{- $items := list . }}
+{{- if hasPrefix "*" . }}
+{{- $items = include "ams-job-exporter.mixinList" (list $root (trimPrefix "*" .)) | fromJsonArray }}
+{{- end }}
+{{- range $items }}
+{{- if not (has . $out) }}
+{{- $out = append $out . }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- join ", " $out }}
+{{- end }}
+
+{{/*
+A piece of text the mixin writes once per label of a list, repeated for the list's
+labels: (list $ "<list name>" "<text, with HELMLABEL for the label>").
+*/}}
+{{- define "ams-job-exporter.mixinLabelFragments" -}}
+{{- $fragment := index . 2 }}
+{{- range include "ams-job-exporter.mixinList" (list (index . 0) (index . 1)) | fromJsonArray }}
+{{- replace "HELMLABEL" . $fragment }}
+{{- end }}
+{{- end }}
+
+{{/*
 The exporter's configuration as the ConfigMap carries it: values.config and, with
 events.enabled, the `events` section of the push receiver: enabled, path (events.path)
 and, with events.existingSecret, the shared secret(s) as ${EVENTS_SECRET} (and
