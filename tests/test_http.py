@@ -16,7 +16,7 @@ from exporter.jobs.states import JobState
 from exporter.simulator import SimJob
 from exporter.web.rejections import HttpRejections
 from exporter.web.server import MetricsServer, parse_listen_address
-from tests.helpers import T0, parse_exposition, v2_config, wait_until
+from tests.helpers import SUB, T0, parse_exposition, v2_config, v3_account, wait_until
 
 
 @pytest.fixture
@@ -96,6 +96,32 @@ def test_promtool_finds_nothing_wrong(served):
     assert result.stdout.strip() == "" and result.stderr.strip() == ""
 
 
+def test_promtool_finds_nothing_wrong_with_correlation_labels(simulator, make_exporter):
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool (Debian package prometheus) is required; .ci/run installs it"
+    simulator.add_v3_account("prod", subscription_id=SUB, resource_group="media-rg",
+                             account_name="prodmedia", transforms=("encode", "thumbs"))
+    simulator.generate_jobs("prod", n=60, start=T0 - 3600, end=T0 - 1)
+    simulator.add_job("prod", SimJob("job-odd", "job-odd", T0 - 10, correlation={
+        "customerId": 'quote " back\\ new\nline', "workflow": {"not": "a value"}}))
+    exporter = make_exporter(
+        "refresh: {min_interval: 0s, timeout: 10s}\n"
+        "metrics: {correlation_labels: {tenant: customerId, flow: workflow}, "
+        "correlation_label_limit: 3}\naccounts:"
+        + v3_account(simulator.arm_endpoint, auth="{method: token_file, path: TOKEN}"))
+    server = MetricsServer(exporter, "127.0.0.1", 0).start()
+    try:
+        body = requests.get(server.url + "/metrics", timeout=10).text
+    finally:
+        server.stop()
+    assert 'tenant="__other__"' in body and 'flow="vod"' in body
+    assert "ams_correlation_label_overflow_total{" in body
+    result = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "" and result.stderr.strip() == ""
+
+
 @pytest.mark.parametrize("address, expected", [
     (":10046", ("", 10046)), ("127.0.0.1:0", ("127.0.0.1", 0)), ("[::1]:9", ("::1", 9))])
 def test_listen_addresses(address, expected):
@@ -123,7 +149,7 @@ class StubExporter:
     def refresh_due(self, timeout: float | None = None, serve_stale: bool = False) -> bool:
         return True
 
-    def exposition(self, accept: str = "", gzip_ok: bool = False):
+    def exposition(self, accept: str = "", gzip_ok: bool = False, serve_stale: bool = False):
         return self.parts, "text/plain; version=0.0.4; charset=utf-8", None
 
     def ready(self) -> bool:

@@ -43,11 +43,13 @@ def build_account(
         observe=stats.observe,
         clock=clock,
     )
+    correlation = config.metrics.correlation()
     source = backend.job_source(account, transport, config.lookback,
-                                config.max_jobs_per_account)
+                                config.max_jobs_per_account, correlation_keys=correlation.keys)
+    renderer = AccountRenderer(account.name, frozenset(config.metrics.exclude),
+                               correlation.names)
     refresher = AccountRefresher(account, config.refresh_policy(), source, clock,
-                                 render=AccountRenderer(account.name,
-                                                        frozenset(config.metrics.exclude)))
+                                 render=renderer, correlation=correlation)
     return AccountView(refresher, stats, built_from(account, config))
 
 

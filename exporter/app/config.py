@@ -4,10 +4,11 @@ owns: the accounts (each validated by its backend's model), refresh and retentio
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 
 from exporter.backends.registry import AccountConfig
 from exporter.backends.transport import DEFAULT_MAX_RESPONSE_BYTES
@@ -15,7 +16,8 @@ from exporter.config.errors import ConfigError, from_validation_error
 from exporter.config.loading import default_environ, expand_env, load_yaml, read_text
 from exporter.config.types import ByteSize, Duration, PositiveInt, StrictModel, Text
 from exporter.events.config import EventsConfig
-from exporter.metrics.names import EXCLUDABLE
+from exporter.jobs.correlation import CorrelationLabels
+from exporter.metrics.names import EXCLUDABLE, OWN_LABELS
 from exporter.refresh.settings import RefreshConfig, RefreshPolicy, RetentionConfig
 
 
@@ -26,9 +28,45 @@ def _known_metric(name: Any) -> Any:
     return name
 
 
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 80 else text[:80] + "…")
+
+
+def _correlation_labels(value: Any) -> Any:
+    """{label name: correlationData key} -> ((name, key), ...) in the file's order."""
+    if not isinstance(value, dict):
+        raise ValueError("expected a mapping of label names to correlationData keys")
+    for name, key in value.items():
+        if not isinstance(name, str) or _LABEL_NAME.fullmatch(name) is None:
+            raise ValueError(f"{_shown(str(name))} is not a valid Prometheus label name")
+        if name.startswith("__"):
+            raise ValueError(f"{_shown(name)}: names starting with __ are Prometheus' own")
+        if name in OWN_LABELS:
+            raise ValueError(f"{_shown(name)} is one of the exporter's own labels "
+                             "(see docs/metrics.md)")
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"{_shown(name)}: expected a correlationData key (a non-empty "
+                             "string)")
+    return tuple(value.items())
+
+
 class MetricsConfig(StrictModel):
     #: Metric families not to export; an excluded per-job family is not rendered.
     exclude: tuple[Annotated[Text, AfterValidator(_known_metric)], ...] = ()
+    #: (label name, correlationData key) pairs, in the file's order.
+    correlation_labels: Annotated[tuple[tuple[str, str], ...],
+                                  BeforeValidator(_correlation_labels)] = ()
+    #: Distinct values per label per account; later ones read `__other__`.
+    correlation_label_limit: PositiveInt = 100
+
+    def correlation(self) -> CorrelationLabels:
+        """The correlation labels as the layers below take them."""
+        return CorrelationLabels(tuple(name for name, _ in self.correlation_labels),
+                                 tuple(key for _, key in self.correlation_labels),
+                                 self.correlation_label_limit)
 
 
 class Config(StrictModel):

@@ -69,9 +69,11 @@ DEMO_ACCOUNTS = (
 
 def demo_config(simulator: Simulator, events_secret: str) -> Config:
     """A config a new user could have written: one account of each kind, progress on,
-    push events on (so changes show at once), polling as the safety net."""
+    push events on (so changes show at once), polling as the safety net, and the
+    simulated jobs' customers as the `tenant` label."""
     return build_config({
         "refresh": {"min_interval": "30s"},
+        "metrics": {"correlation_labels": {"tenant": "customerId"}},
         "events": {"enabled": True, "secrets": [events_secret]},
         "accounts": [{"name": account.name, **account.settings(simulator, account.name)}
                      for account in DEMO_ACCOUNTS],

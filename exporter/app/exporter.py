@@ -69,7 +69,7 @@ class Exporter:
             self.views.append(build_account(
                 account, config, clock=clock, session_factory=session_factory,
                 credentials=self._credentials, environ=self._environ))
-        self.scheduler = RefreshScheduler(self.refreshers)
+        self.scheduler = RefreshScheduler(self.refreshers, after_refresh=self._prerender)
         self.event_stats = event_stats or EventStats()
         #: Requests the HTTP server refused before routing them (exporter.web.server).
         self.http_rejections = http_rejections or HttpRejections()
@@ -86,8 +86,9 @@ class Exporter:
             collectors = (*collectors, self.event_stats)
         if self.sharding.enabled:
             collectors = (*collectors, self.sharding)
-        self.exposition_builder = Exposition(self.views, clock, self.reload_status, _PROCESS,
-                                             frozenset(config.metrics.exclude), collectors)
+        self.exposition_builder = Exposition(
+            self.views, clock, self.reload_status, _PROCESS, frozenset(config.metrics.exclude),
+            collectors, correlation_labels=config.metrics.correlation().names)
 
     def reconfigured(self, config: Config) -> Exporter:
         """An exporter for a new configuration that keeps the snapshots, counters and
@@ -122,12 +123,15 @@ class Exporter:
     def ready(self) -> bool:
         return all(r.status.attempts > 0 for r in self.refreshers)
 
-    def exposition(self, accept: str = "",
-                   gzip_ok: bool = False) -> tuple[list[bytes], str, str | None]:
+    def _prerender(self) -> None:
+        self.exposition_builder.prerender()
+
+    def exposition(self, accept: str = "", gzip_ok: bool = False,
+                   serve_stale: bool = False) -> tuple[list[bytes], str, str | None]:
         """(body parts, content type, content encoding) of a scrape: gzip members,
         one per part, with encoding "gzip" (send as they are) or IDENTITY (decode
         while writing); see Exposition.body."""
-        return self.exposition_builder.body(accept, gzip_ok)
+        return self.exposition_builder.body(accept, gzip_ok, serve_stale)
 
     def text(self) -> str:
         """The exposition in the text format (for `once` and tests)."""

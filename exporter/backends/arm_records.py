@@ -14,6 +14,7 @@ from exporter.backends.records import (
     job_times,
     progress_ratio,
 )
+from exporter.jobs.correlation import correlation_values
 from exporter.jobs.model import MAX_NAME_LENGTH, ErrorInfo, Job, Listing, bounded_name
 from exporter.jobs.states import JobState
 
@@ -22,8 +23,10 @@ _STATES = {state.name.lower(): state for state in JobState}
 _JOB_PATH = re.compile(r"(?:^|/)transforms/([^/]+)/jobs/([^/]+)/?$")
 
 
-def parse_job(resource: Any, transform: str) -> Job:
-    """Parse one `Microsoft.Media/mediaservices/transforms/jobs` resource."""
+def parse_job(resource: Any, transform: str, correlation_keys: tuple[str, ...] = ()) -> Job:
+    """Parse one `Microsoft.Media/mediaservices/transforms/jobs` resource, keeping the
+    values of `correlation_keys` in its `correlationData` (exporter.jobs.correlation:
+    a correlationData that is not an object reads as one without the keys)."""
     if not isinstance(resource, dict):
         raise MalformedRecord("job resource is not an object")
     name = resource.get("name")
@@ -54,6 +57,7 @@ def parse_job(resource: Any, transform: str) -> Job:
         transform=transform,
         progress=progress,
         errors=errors,
+        correlation=correlation_values(properties.get("correlationData"), correlation_keys),
     )
 
 
@@ -101,13 +105,13 @@ def _outputs(outputs: Any) -> tuple[float | None, tuple[ErrorInfo, ...]]:
 
 
 def listing_of(items: Iterable[Any], transform_of: Callable[[Any], str],
-               limit: int | None) -> Listing:
+               limit: int | None, correlation_keys: tuple[str, ...] = ()) -> Listing:
     """The jobs of a list's items: each parsed for its transform, malformed ones
     counted and skipped (the rest of the page still counts)."""
     listing = Listing(limit=limit)
     for item in items:
         try:
-            job = parse_job(item, transform_of(item))
+            job = parse_job(item, transform_of(item), correlation_keys)
         except MalformedRecord as exc:
             listing.malformed += 1
             MALFORMED.skipped(item, exc, ("name",))

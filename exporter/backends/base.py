@@ -90,7 +90,9 @@ class Backend(Generic[C]):
                                            sign_in.environ)
 
     def job_source(self, account: C, transport: Transport, lookback: float,
-                   max_jobs: int) -> JobSource:
+                   max_jobs: int, correlation_keys: tuple[str, ...] = ()) -> JobSource:
+        """The account's job source; its jobs carry the values of `correlation_keys`
+        (metrics.correlation_labels) where the API has correlationData."""
         raise NotImplementedError
 
     def event_routes(self, account: C) -> tuple[str, ...]:

@@ -11,6 +11,12 @@ errors the union, last-modified the latest. Every one of those is a commutative,
 associative choice, so claims merged first and applied once give the same job as
 claims applied one by one, in any order.
 
+A correlation label (metrics.correlation_labels) takes the job's value, and only
+where the job has none what an event said (merged claims: the greatest value). A
+job's correlationData is set when it is created, so its events agree; if two ever
+disagreed on a value the API has not given, the one applied first would stay until
+the API answers.
+
 An event time later than the event's receipt plus MAX_CLOCK_SKEW counts as the
 receipt time (no future time is exported). An API answer fetched EVENT_GRACE or
 more after an event's receipt replaces that event's claims.
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from exporter.jobs.correlation import correlation_values, filled_in, merged_claims
 from exporter.jobs.events import JobEvent
 from exporter.jobs.model import ErrorInfo, Job
 from exporter.jobs.states import JobState
@@ -56,17 +63,22 @@ class Claims:
     errors: frozenset[ErrorInfo] = frozenset()
     #: The latest event time (the job's last-modified time, as far as events know).
     latest: float | None = None
+    #: The values of the configured correlationData keys, when the events carry it.
+    correlation: tuple[str, ...] | None = None
 
     @classmethod
-    def of(cls, event: JobEvent, received: float) -> Claims:
-        """An event's claims, its time capped at the receipt plus MAX_CLOCK_SKEW."""
+    def of(cls, event: JobEvent, received: float, keys: tuple[str, ...] = ()) -> Claims:
+        """An event's claims, its time capped at the receipt plus MAX_CLOCK_SKEW;
+        `keys` are the configured correlationData keys."""
         time = min(event.time, received + MAX_CLOCK_SKEW)
         state = event.state
+        correlation = (correlation_values(event.correlation, keys)
+                       if keys and event.correlation is not None else None)
         return cls(received, state, time if state else 0.0,
                    time if state == JobState.Processing else None,
                    time if state is not None and state.is_final else None,
                    event.progress, frozenset(event.errors) if event.errors else _NO_ERRORS,
-                   time)
+                   time, correlation)
 
     def merge(self, other: Claims) -> Claims:
         """Both claims at once. The earlier receipt is kept: merged claims yield to
@@ -80,7 +92,8 @@ class Claims:
                       ended=_earliest(self.ended, other.ended),
                       progress=_highest(self.progress, other.progress),
                       errors=self.errors | other.errors,
-                      latest=_highest(self.latest, other.latest))
+                      latest=_highest(self.latest, other.latest),
+                      correlation=merged_claims(self.correlation, other.correlation))
 
 
 def _earliest(a: float | None, b: float | None) -> float | None:
@@ -105,12 +118,15 @@ def apply_claims(job: Job, known_at: float, claims: Claims) -> tuple[Job, float]
     end = _earliest(job.end_time, claims.ended)
     progress = _highest(job.progress, claims.progress)
     last_modified = _highest(job.last_modified, claims.latest)
-    if (state, start, end, progress, errors, last_modified) == (
+    correlation = (job.correlation if claims.correlation is None
+                   else filled_in(job.correlation, claims.correlation))
+    if (state, start, end, progress, errors, last_modified, correlation) == (
             job.state, job.start_time, job.end_time, job.progress, job.errors,
-            job.last_modified):
+            job.last_modified, job.correlation):
         return job, known_at  # nothing new (a repeated delivery)
     return replace(job, state=state, start_time=start, end_time=end, progress=progress,
-                   errors=errors, last_modified=last_modified), known_at
+                   errors=errors, last_modified=last_modified,
+                   correlation=correlation), known_at
 
 
 def apply_event(job: Job, known_at: float, event: JobEvent,

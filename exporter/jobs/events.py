@@ -29,6 +29,10 @@ class JobEvent:
     #: The whole job, when the event carries it (MK.IO webhooks), else None. Only its
     #: progress and error codes are used (as the event's own); the rest waits for the API.
     record: Job | None = field(default=None, compare=False)
+    #: The job's correlationData as the event carries it (Event Grid's
+    #: `correlationData` or `jobCorrelationData`, MK.IO's job), None when it has none.
+    #: Only the configured keys' values are kept from it (exporter.jobs.claims).
+    correlation: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     #: The event as delivered, for forwarding it to the shard that owns its account.
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 

@@ -11,6 +11,8 @@ from exporter.jobs.states import JobState
 #: A job's identity within an account: (transform, job id). v3 job names are only
 #: unique per transform; v2 jobs have transform "".
 JobKey = tuple[str, str]
+#: What the aggregates count jobs by: (transform, state, correlation label values).
+Group = tuple[str, JobState, tuple[str, ...]]
 
 #: The longest job or transform name accepted, from a listing or an event: Media
 #: Services (v3, RMS, MK.IO) names its resources with at most 260 characters. A
@@ -54,11 +56,19 @@ class Job:
     #: The API gave no real creation time (only placeholders such as .NET's
     #: 0001-01-01T00:00:00Z): `created` is when the exporter first saw the job.
     created_unknown: bool = False
+    #: The values of the configured correlationData keys, in label order (shared,
+    #: interned strings; exporter.jobs.correlation); () with no labels configured.
+    correlation: tuple[str, ...] = ()
 
     @property
     def key(self) -> JobKey:
         """Unique within an account: v3 job names are only unique per transform."""
         return (self.transform, self.job_id)
+
+    @property
+    def group(self) -> Group:
+        """What the aggregates count it by."""
+        return (self.transform, self.state, self.correlation)
 
     def age(self, now: float) -> float:
         return max(0.0, now - self.created)

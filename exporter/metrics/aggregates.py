@@ -3,13 +3,19 @@ reload information: the small families, built per scrape with prometheus_client
 (the per-job families are rendered apart: exporter.metrics.per_job).
 
 `ams_job_oldest_age_seconds` is computed at the scrape's clock.
+
+With correlation labels (`metrics.correlation_labels`), the job aggregates and
+distributions carry them after their own labels, and every (account, transform)
+has its zeros for each combination of label values seen on it since the account
+was built (the combinations `ams_job_transitions_total` has series for); a
+transform with none has them for the empty values.
 """
 
 from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client.core import (
@@ -57,30 +63,45 @@ class Aggregates(Collector):
     newer ones) and the accounts' counters, at the scrape's clock."""
 
     def __init__(self, accounts: Sequence[AccountView], snapshots: Sequence[Snapshot],
-                 now: float, reload_status: ReloadStatus | None = None) -> None:
+                 now: float, reload_status: ReloadStatus | None = None,
+                 correlation_labels: tuple[str, ...] = ()) -> None:
         self.accounts = accounts
         self.snapshots = snapshots
         self.now = now
         self.reload_status = reload_status
+        self.correlation_labels = correlation_labels
+        #: Per account, per transform: the combinations of correlation label values
+        #: seen on it (see the module doc).
+        self._combinations = [_combinations(view, snapshot)
+                              for view, snapshot in zip(accounts, snapshots, strict=True)]
+        self._blank = [("",) * len(correlation_labels)]
+
+    def _values(self, index: int, transform: str) -> list[tuple[str, ...]]:
+        """The correlation label values of the transform's rows on account `index`."""
+        return self._combinations[index].get(transform) or self._blank
 
     def collect(self) -> Iterator[Metric]:
         now = self.now
+        extra = list(self.correlation_labels)
         count = GaugeMetricFamily("ams_jobs", "Number of exported jobs in each state.",
-                                  labels=["account", "transform", "state"])
+                                  labels=["account", "transform", "state", *extra])
         oldest = GaugeMetricFamily("ams_job_oldest_age_seconds",
                                    "Age of the oldest job in the state (0 when there is none).",
-                                   labels=["account", "transform", "state"])
-        for view, snapshot in zip(self.accounts, self.snapshots, strict=True):
+                                   labels=["account", "transform", "state", *extra])
+        for index, (view, snapshot) in enumerate(zip(self.accounts, self.snapshots,
+                                                     strict=True)):
             refresher = view.refresher
-            seen = {transform for transform, _ in snapshot.counts}
+            seen = {transform for transform, _, _ in snapshot.counts}
             for transform in sorted({*refresher.transforms, *seen}):
-                for state in JobState:
-                    count.add_metric([refresher.name, transform, state.name],
-                                     snapshot.counts[(transform, state)])
-                for state in QUEUE_STATES:
-                    created = snapshot.oldest_created.get((transform, state))
-                    age = 0.0 if created is None else max(0.0, now - created)
-                    oldest.add_metric([refresher.name, transform, state.name], age)
+                for values in self._values(index, transform):
+                    for state in JobState:
+                        count.add_metric([refresher.name, transform, state.name, *values],
+                                         snapshot.counts[(transform, state, values)])
+                    for state in QUEUE_STATES:
+                        created = snapshot.oldest_created.get((transform, state, values))
+                        age = 0.0 if created is None else max(0.0, now - created)
+                        oldest.add_metric([refresher.name, transform, state.name, *values],
+                                          age)
         yield count
         yield oldest
         yield from self._distributions()
@@ -101,27 +122,31 @@ class Aggregates(Collector):
             yield when
 
     def _distributions(self) -> Iterator[Metric]:
+        extra = list(self.correlation_labels)
         durations = HistogramMetricFamily(
             "ams_job_duration_seconds", "StartTime to EndTime of the jobs the exporter saw "
             "reaching Finished, Error or Canceled (each job once).",
-            labels=["account", "transform", "state"])
+            labels=["account", "transform", "state", *extra])
         queued = HistogramMetricFamily(
             "ams_job_queue_duration_seconds", "Created to StartTime of the jobs the exporter "
-            "saw starting (each job once).", labels=["account", "transform"])
+            "saw starting (each job once).", labels=["account", "transform", *extra])
         empty = Distribution(JOB_SECONDS_BUCKETS).snapshot()
-        for view in self.accounts:
+        for index, view in enumerate(self.accounts):
             name = view.refresher.name
             status = view.refresher.status
             transforms = sorted({*view.refresher.transforms,
-                                 *(t for t, _ in status.durations), *status.queue_durations})
+                                 *(t for t, _, _ in status.durations),
+                                 *(t for t, _ in status.queue_durations)})
             for transform in transforms:
-                for state in FINAL_STATES_ORDERED:
-                    seen = status.durations.get((transform, state))
-                    buckets, total = seen.snapshot() if seen is not None else empty
-                    durations.add_metric([name, transform, state.name], buckets, total)
-                seen_queue = status.queue_durations.get(transform)
-                buckets, total = seen_queue.snapshot() if seen_queue is not None else empty
-                queued.add_metric([name, transform], buckets, total)
+                for values in self._values(index, transform):
+                    for state in FINAL_STATES_ORDERED:
+                        seen = status.durations.get((transform, state, values))
+                        buckets, total = seen.snapshot() if seen is not None else empty
+                        durations.add_metric([name, transform, state.name, *values], buckets,
+                                             total)
+                    seen_queue = status.queue_durations.get((transform, values))
+                    buckets, total = seen_queue.snapshot() if seen_queue is not None else empty
+                    queued.add_metric([name, transform, *values], buckets, total)
         yield durations
         yield queued
 
@@ -141,7 +166,7 @@ class Aggregates(Collector):
         transitions = CounterMetricFamily(
             "ams_job_transitions", "Job state changes the exporter observed "
             "(first sight counts as entering the state).",
-            labels=["account", "transform", "to_state"])
+            labels=["account", "transform", "to_state", *self.correlation_labels])
         skipped = CounterMetricFamily("ams_jobs_skipped",
                                       "Job records dropped, by reason (malformed, limit).",
                                       labels=["account", "reason"])
@@ -155,7 +180,7 @@ class Aggregates(Collector):
         latency = HistogramMetricFamily("ams_api_request_duration_seconds",
                                         "Duration of HTTP requests to AMS.",
                                         labels=["account"])
-        for view in self.accounts:
+        for index, view in enumerate(self.accounts):
             name = view.refresher.name
             status = view.refresher.status
             up.add_metric([name], 1 if status.up else 0)
@@ -164,10 +189,11 @@ class Aggregates(Collector):
                 success.add_metric([name], status.last_success)
             duration.add_metric([name], status.last_duration)
             seen = dict(status.transitions)
-            for transform in sorted({*view.refresher.transforms, *(t for t, _ in seen)}):
-                for state in JobState:
-                    transitions.add_metric([name, transform, state.name],
-                                           seen.get((transform, state), 0))
+            for transform in sorted({*view.refresher.transforms, *(t for t, _, _ in seen)}):
+                for values in self._values(index, transform):
+                    for state in JobState:
+                        transitions.add_metric([name, transform, state.name, *values],
+                                               seen.get((transform, state, values), 0))
             for reason in SKIP_REASONS:
                 skipped.add_metric([name, reason], status.skipped[reason])
             by_code, throttle_count, buckets, total = view.api.snapshot()
@@ -177,3 +203,27 @@ class Aggregates(Collector):
             latency.add_metric([name], buckets, total)
         yield from (up, stale, success, duration, transitions, skipped, requests, throttled,
                     latency)
+        if self.correlation_labels:
+            yield self._overflow()
+
+    def _overflow(self) -> Metric:
+        overflow = CounterMetricFamily(
+            "ams_correlation_label_overflow", "Jobs whose correlation label reads __other__ "
+            "because the label already had metrics.correlation_label_limit values.",
+            labels=["account", "label"])
+        for view in self.accounts:
+            counted = view.refresher.status.correlation_overflow
+            for label in self.correlation_labels:
+                overflow.add_metric([view.refresher.name, label], counted[label])
+        return overflow
+
+
+def _combinations(view: AccountView, snapshot: Snapshot) -> dict[str, list[tuple[str, ...]]]:
+    """Per transform, the correlation label values seen on it, sorted: those of the
+    jobs exported now and of every job seen since the account was built."""
+    seen: dict[str, set[tuple[str, ...]]] = {}
+    groups: Iterable[tuple[str, object, tuple[str, ...]]] = (
+        *snapshot.counts, *view.refresher.status.transitions)
+    for transform, _, values in groups:
+        seen.setdefault(transform, set()).add(values)
+    return {transform: sorted(values) for transform, values in seen.items()}

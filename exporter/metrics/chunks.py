@@ -18,9 +18,9 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
-from exporter.jobs.model import Job
-from exporter.jobs.states import JobState
+from exporter.jobs.model import Group, Job
 from exporter.metrics.job_families import JOB_FAMILIES, JOB_LABELS, LineWriter
 from exporter.metrics.text import GZIP_LEVEL, STATIC_GZIP_LEVEL, escape, gzip_member
 
@@ -29,13 +29,19 @@ from exporter.metrics.text import GZIP_LEVEL, STATIC_GZIP_LEVEL, escape, gzip_me
 CHUNK_JOBS = 512
 MAX_CHUNK_JOBS = 2 * CHUNK_JOBS
 
-_WRITERS: dict[str, LineWriter | None] = {family.name: family.writer()
-                                          for family in JOB_FAMILIES}
+
+
+@cache
+def writers(correlation_labels: tuple[str, ...] = ()) -> dict[str, LineWriter | None]:
+    """Each family's writer, with these correlation labels (one set per process)."""
+    return {family.name: family.writer(correlation_labels) for family in JOB_FAMILIES}
+
 
 #: Where a job stands in the exposition: creation time, then key.
 Order = tuple[float, str, str]
-#: Per (transform, state): the number of jobs, and the oldest creation time.
-Summary = tuple[Counter[tuple[str, JobState]], dict[tuple[str, JobState], float]]
+#: Per group (transform, state, correlation labels): the number of jobs, and the
+#: oldest creation time.
+Summary = tuple[Counter[Group], dict[Group, float]]
 #: A fill of a chunk's moving values: (its time, moving family -> gzip member).
 Filled = tuple[float, dict[str, bytes]]
 
@@ -60,12 +66,13 @@ class Parts:
 class Pending:
     """How a pending chunk renders: for `account` without the `excluded` families,
     on the parts of its previous version (`base`, None for none) of which `stale`
-    families (None: all) are rendered again."""
+    families (None: all) are rendered again, with the `correlation_labels`."""
 
     account: str
     excluded: frozenset[str]
     base: Parts | None = None
     stale: frozenset[str] | None = None
+    correlation_labels: tuple[str, ...] = ()
 
 
 #: Serializes the rendering of pending chunks (scrape renders, refreshes).
@@ -133,10 +140,10 @@ class RenderedBlock:
 
 
 def _summary(jobs: Sequence[Job]) -> Summary:
-    counts: Counter[tuple[str, JobState]] = Counter()
-    oldest: dict[tuple[str, JobState], float] = {}
-    for job in jobs:  # in creation order: the first of a pair is its oldest
-        pair = (job.transform, job.state)
+    counts: Counter[Group] = Counter()
+    oldest: dict[Group, float] = {}
+    for job in jobs:  # in creation order: the first of a group is its oldest
+        pair = job.group
         counts[pair] += 1
         if pair not in oldest:
             oldest[pair] = job.created
@@ -144,9 +151,10 @@ def _summary(jobs: Sequence[Job]) -> Summary:
 
 
 def new_block(account: str, excluded: frozenset[str], jobs: tuple[Job, ...],
-              eager: bool) -> RenderedBlock:
+              eager: bool, correlation_labels: tuple[str, ...] = ()) -> RenderedBlock:
     """A chunk of these jobs, rendered now (`eager`) or when first read."""
-    block = RenderedBlock(jobs, None, Pending(account, excluded))
+    block = RenderedBlock(jobs, None, Pending(account, excluded,
+                                              correlation_labels=correlation_labels))
     if eager:
         block.parts(STATIC_GZIP_LEVEL)
     return block
@@ -180,6 +188,7 @@ def render_parts(pending: Pending, jobs: tuple[Job, ...], active: tuple[int, ...
     prefixes = label_prefixes(pending.account, jobs)
     members: dict[str, bytes] = {}
     templates: dict[str, bytes] = {}
+    written = writers(pending.correlation_labels)
     for family in JOB_FAMILIES:
         name = family.name
         if name in pending.excluded:
@@ -190,7 +199,7 @@ def render_parts(pending: Pending, jobs: tuple[Job, ...], active: tuple[int, ...
             if name in base.templates:
                 templates[name] = base.templates[name]
             continue
-        write = _WRITERS[name]
+        write = written[name]
         if write is not None:
             members[name] = gzip_member(["".join(map(write, prefixes, jobs))], level)
         moving = family.moving

@@ -2,9 +2,8 @@
 exporter.metrics.render_cache), then the aggregates and every other collector's
 families through prometheus_client's encoder (text or OpenMetrics).
 
-The aggregates come from the snapshots the scrape read when it began; the per-job
-series from a render of those snapshots or newer ones (a few milliseconds newer
-under a stream of push events, see exporter.metrics.render_cache)."""
+The aggregates and the per-job series come from the same snapshots: those of the
+render the scrape is served (exporter.metrics.render_cache)."""
 
 from __future__ import annotations
 
@@ -38,10 +37,13 @@ class Exposition:
                  reload_status: ReloadStatus | None = None,
                  process: ProcessCollector | None = None,
                  excluded: frozenset[str] = frozenset(),
-                 collectors: Sequence[Collector] = ()) -> None:
+                 collectors: Sequence[Collector] = (),
+                 correlation_labels: tuple[str, ...] = ()) -> None:
         self.accounts = accounts
         self.clock = clock
         self.excluded = excluded
+        #: The correlation labels the aggregates carry (metrics.correlation_labels).
+        self.correlation_labels = correlation_labels
         self.reload_status = reload_status
         #: What every scrape collects after the aggregates: the process's families,
         #: then the other collectors' (web config, HTTP rejections, push events,
@@ -56,20 +58,31 @@ class Exposition:
         return render_members([_rendered_account(s) for s in snapshots], now, self.excluded,
                               reuse_since)
 
-    def body(self, accept: str = "", gzip_ok: bool = False) -> tuple[list[bytes], str, str | None]:
+    def body(self, accept: str = "", gzip_ok: bool = False, serve_stale: bool = False
+             ) -> tuple[list[bytes], str, str | None]:
         """(body parts, content type, content encoding) of a scrape. The parts are
         gzip members, one per part; the encoding is "gzip" when the client takes it
-        (send them as they are), else IDENTITY (decode them while writing)."""
+        (send them as they are), else IDENTITY (decode them while writing). With
+        `serve_stale` (a scrape over HTTP), the last render may be served while a
+        newer one is in progress (exporter.metrics.render_cache)."""
         now = self.clock()
-        snapshots = [view.refresher.snapshot for view in self.accounts]
+        current = [view.refresher.snapshot for view in self.accounts]
+        per_job, snapshots = self._renders.get(current, now, serve_stale)
         encoder, content_type = choose_encoder(accept)
         scrape = CollectorRegistry(auto_describe=False)
         scrape.register(Excluding(
-            Aggregates(self.accounts, snapshots, now, self.reload_status), self.excluded))
+            Aggregates(self.accounts, snapshots, now, self.reload_status,
+                       self.correlation_labels), self.excluded))
         scrape.register(self.registry)
         summary = encoder(scrape)
-        parts = [*self._renders.get(snapshots, now), gzip_member([summary.decode("utf-8")])]
+        parts = [*per_job, gzip_member([summary.decode("utf-8")])]
         return parts, content_type, "gzip" if gzip_ok else IDENTITY
+
+    def prerender(self) -> None:
+        """After a refresh, in its thread: render its snapshot if scrapes are frequent
+        (see RenderCache.prerender)."""
+        self._renders.prerender([view.refresher.snapshot for view in self.accounts],
+                                self.clock())
 
 
 def _rendered_account(snapshot: Snapshot) -> RenderedAccount:

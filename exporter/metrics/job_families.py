@@ -130,6 +130,9 @@ class JobFamily:
     type: Literal["gauge"] = "gauge"
     #: Whether `metrics.exclude` may name it (an excluded family is not rendered).
     excludable: bool = True
+    #: Whether the correlation labels (`metrics.correlation_labels`) follow the
+    #: extra labels (a Labelled family only).
+    correlated: bool = False
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -139,9 +142,16 @@ class JobFamily:
     def moving(self) -> Moving | None:
         return self.samples if isinstance(self.samples, Moving) else None
 
-    def writer(self) -> LineWriter | None:
-        """The writer of what is rendered with the jobs (None: nothing is)."""
-        return self.samples.writer(self.name, self.extra_labels)
+    def writer(self, correlation_labels: tuple[str, ...] = ()) -> LineWriter | None:
+        """The writer of what is rendered with the jobs (None: nothing is), with
+        the correlation labels if the family carries them."""
+        samples = self.samples
+        if not (self.correlated and correlation_labels):
+            return samples.writer(self.name, self.extra_labels)
+        assert isinstance(samples, Labelled), f"{self.name}: only Labelled is correlated"
+        get = samples.get
+        return Labelled(lambda job: [(*values, *job.correlation) for values in get(job)]
+                        ).writer(self.name, self.extra_labels + correlation_labels)
 
 
 def _end_time(job: Job) -> float | None:
@@ -173,7 +183,8 @@ JOB_FAMILIES: tuple[JobFamily, ...] = (
               Value(attrgetter("last_modified")), fields=("last_modified",)),
     JobFamily("ams_job_info", "Static job metadata; always 1.",
               Labelled(lambda job: ((job.template_id, str(job.priority)),)),
-              fields=("template_id", "priority"), extra_labels=("template_id", "priority")),
+              fields=("template_id", "priority", "correlation"),
+              extra_labels=("template_id", "priority"), correlated=True),
     JobFamily("ams_job_error_info", "1 per distinct error code of a failed job.",
               Labelled(lambda job: [(error.code, error.category) for error in job.errors]),
               fields=("errors",), extra_labels=("code", "category")),

@@ -1,5 +1,6 @@
 """The names of the metric families the exporter exports, as they appear in the
-exposition: what `metrics.exclude` may name."""
+exposition (what `metrics.exclude` may name), and the label names they use (what
+`metrics.correlation_labels` may not name)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,17 @@ SUMMARY_FAMILIES = (
     "ams_event_delay_seconds",
     "ams_exporter_shard_ordinal",
     "ams_exporter_total_shards",
+    "ams_correlation_label_overflow_total",
 )
 EXCLUDABLE = frozenset(
     (*(family.name for family in JOB_FAMILIES if family.excludable), *SUMMARY_FAMILIES))
+
+#: The labels of the other families (tests/app/test_correlation_labels.py checks
+#: them against expositions of every family).
+SUMMARY_LABELS = ("account", "transform", "state", "to_state", "reason", "code", "type",
+                  "version", "python_version", "label")
+#: Labels no correlation label may take: the exporter's own, those Prometheus gives
+#: meaning to (`le`, `quantile`) and those it attaches to every target (`job`,
+#: `instance`).
+OWN_LABELS = frozenset((*(label for family in JOB_FAMILIES for label in family.labels),
+                        *SUMMARY_LABELS, "le", "quantile", "job", "instance"))

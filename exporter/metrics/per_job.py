@@ -12,8 +12,9 @@ not the account's size:
   (JobFamily.fields);
 - a push event marks its chunks to render again and returns; the next scrape
   renders them, so a burst of events costs one render per chunk, not one per event;
-- each chunk also counts its jobs per (transform, state) and keeps the oldest
-  creation time of each, so the snapshot's aggregates come from the chunks.
+- each chunk also counts its jobs per group (transform, state, correlation label
+  values) and keeps the oldest creation time of each, so the snapshot's aggregates
+  come from the chunks.
 
 What moves with time (ages, running durations of active jobs) is filled in per
 scrape render (exporter.metrics.fill).
@@ -28,8 +29,7 @@ from dataclasses import dataclass, field
 from itertools import compress
 from operator import attrgetter, is_not
 
-from exporter.jobs.model import Job, JobKey
-from exporter.jobs.states import JobState
+from exporter.jobs.model import Group, Job, JobKey
 from exporter.metrics.chunks import (
     CHUNK_JOBS,
     MAX_CHUNK_JOBS,
@@ -54,41 +54,45 @@ _FIELDS: dict[str, Callable[[Job], object]] = {
 class RenderedAccount:
     """One account's per-job series (a Rendering): its chunks in exposition order,
     the jobs they were made from (the snapshot's own mapping, not a copy), and per
-    (transform, state) the number of jobs and the oldest creation time, summed over
-    the chunks."""
+    group (transform, state, correlation labels) the number of jobs and the oldest
+    creation time, summed over the chunks."""
 
     blocks: tuple[RenderedBlock, ...]
     jobs: Mapping[JobKey, Job]
     account: str = ""
     excluded: frozenset[str] = frozenset()
-    counts: Counter[tuple[str, JobState]] = field(default_factory=Counter)
-    oldest_created: dict[tuple[str, JobState], float] = field(default_factory=dict)
+    counts: Counter[Group] = field(default_factory=Counter)
+    oldest_created: dict[Group, float] = field(default_factory=dict)
+    correlation_labels: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, blocks: Sequence[RenderedBlock], jobs: Mapping[JobKey, Job], account: str,
-           excluded: frozenset[str]) -> RenderedAccount:
-        counts: Counter[tuple[str, JobState]] = Counter()
-        oldest: dict[tuple[str, JobState], float] = {}
-        for block in blocks:  # in creation order: the first block with a pair has its oldest
+           excluded: frozenset[str],
+           correlation_labels: tuple[str, ...] = ()) -> RenderedAccount:
+        counts: Counter[Group] = Counter()
+        oldest: dict[Group, float] = {}
+        for block in blocks:  # in creation order: the first block with a group has its oldest
             counts.update(block.counts)
             for pair, created in block.oldest.items():
                 oldest.setdefault(pair, created)
-        return cls(tuple(blocks), jobs, account, excluded, counts, oldest)
+        return cls(tuple(blocks), jobs, account, excluded, counts, oldest, correlation_labels)
 
 
 class AccountRenderer:
     """The renderer the refresh engine is given for one account (a Renderer):
     renders again only the chunks whose jobs changed since the previous snapshot."""
 
-    def __init__(self, account: str, excluded: frozenset[str] = frozenset()) -> None:
+    def __init__(self, account: str, excluded: frozenset[str] = frozenset(),
+                 correlation_labels: tuple[str, ...] = ()) -> None:
         self.account = account
         self.excluded = excluded
+        self.correlation_labels = correlation_labels
 
     def __call__(self, jobs: Mapping[JobKey, Job],
                  previous: Rendering | None) -> RenderedAccount:
         return render_account(self.account, jobs,
                               previous if isinstance(previous, RenderedAccount) else None,
-                              self.excluded)
+                              self.excluded, self.correlation_labels)
 
     def update(self, previous: Rendering | None,
                changed: Mapping[JobKey, Job]) -> RenderedAccount:
@@ -98,8 +102,10 @@ class AccountRenderer:
         fails here, not in a scrape."""
         if not isinstance(previous, RenderedAccount):  # not ours: render everything
             jobs = {} if previous is None else previous.jobs
-            return render_account(self.account, {**jobs, **changed}, None, self.excluded)
-        return update_account(self.account, previous, changed, self.excluded)
+            return render_account(self.account, {**jobs, **changed}, None, self.excluded,
+                                  self.correlation_labels)
+        return update_account(self.account, previous, changed, self.excluded,
+                              self.correlation_labels)
 
 
 def label_prefix(account: str, job: Job) -> str:
@@ -109,7 +115,8 @@ def label_prefix(account: str, job: Job) -> str:
 
 def render_account(account: str, jobs: Mapping[JobKey, Job] | Iterable[Job],
                    previous: RenderedAccount | None = None,
-                   excluded: frozenset[str] = frozenset()) -> RenderedAccount:
+                   excluded: frozenset[str] = frozenset(),
+                   correlation_labels: tuple[str, ...] = ()) -> RenderedAccount:
     """Render the jobs, reusing what `previous` rendered of the unchanged ones: the
     jobs are compared by identity (then equality), so the cost follows the number
     of changed jobs. Everything is rendered before returning. Excluded families are
@@ -117,11 +124,13 @@ def render_account(account: str, jobs: Mapping[JobKey, Job] | Iterable[Job],
     if not isinstance(jobs, Mapping):
         jobs = {job.key: job for job in jobs}
     if (previous is None or not previous.blocks or previous.account != account
-            or previous.excluded != excluded):
+            or previous.excluded != excluded
+            or previous.correlation_labels != correlation_labels):
         ordered = sorted(jobs.values(), key=order)
-        blocks = [new_block(account, excluded, tuple(ordered[i:i + CHUNK_JOBS]), True)
+        blocks = [new_block(account, excluded, tuple(ordered[i:i + CHUNK_JOBS]), True,
+                            correlation_labels)
                   for i in range(0, len(ordered), CHUNK_JOBS)]
-        return RenderedAccount.of(blocks, jobs, account, excluded)
+        return RenderedAccount.of(blocks, jobs, account, excluded, correlation_labels)
     old = previous.jobs
     if old is not jobs:
         # The jobs that are not the very objects rendered before (equal ones only
@@ -138,10 +147,13 @@ def render_account(account: str, jobs: Mapping[JobKey, Job] | Iterable[Job],
 
 
 def update_account(account: str, previous: RenderedAccount, changed: Mapping[JobKey, Job],
-                   excluded: frozenset[str] = frozenset()) -> RenderedAccount:
+                   excluded: frozenset[str] = frozenset(),
+                   correlation_labels: tuple[str, ...] = ()) -> RenderedAccount:
     """`previous` with the changed jobs in place; their chunks render lazily."""
-    if previous.account != account or previous.excluded != excluded or not previous.blocks:
-        return render_account(account, {**previous.jobs, **changed}, None, excluded)
+    if (previous.account != account or previous.excluded != excluded or not previous.blocks
+            or previous.correlation_labels != correlation_labels):
+        return render_account(account, {**previous.jobs, **changed}, None, excluded,
+                              correlation_labels)
     old = previous.jobs
     real = {key: job for key, job in changed.items() if old.get(key) is not job}
     for key, job in real.items():
@@ -163,7 +175,7 @@ def _apply(previous: RenderedAccount, jobs: Mapping[JobKey, Job], changed: Mappi
            removed: Iterable[JobKey], eager: bool) -> RenderedAccount:
     """`previous` with jobs added, replaced (`changed`) and `removed`; `jobs` is the
     resulting mapping. Only the chunks holding those jobs are made again."""
-    account, excluded, old = previous.account, previous.excluded, previous.jobs
+    old = previous.jobs
     blocks = list(previous.blocks)
     firsts = [block.first for block in blocks]
     edits: dict[int, _Edit] = {}
@@ -193,16 +205,17 @@ def _apply(previous: RenderedAccount, jobs: Mapping[JobKey, Job], changed: Mappi
                 target = edit(at)
         target.put[key] = job
     for index in sorted(edits, reverse=True):
-        blocks[index:index + 1] = _edit(account, excluded, old, blocks[index], edits[index],
-                                        eager)
-    return RenderedAccount.of(blocks, jobs, account, excluded)
+        blocks[index:index + 1] = _edit(previous, old, blocks[index], edits[index], eager)
+    return RenderedAccount.of(blocks, jobs, previous.account, previous.excluded,
+                              previous.correlation_labels)
 
 
-def _edit(account: str, excluded: frozenset[str], old: Mapping[JobKey, Job],
+def _edit(previous: RenderedAccount, old: Mapping[JobKey, Job],
           block: RenderedBlock, edit: _Edit, eager: bool) -> list[RenderedBlock]:
-    """The chunk(s) replacing `block` after the edit (none if it empties)."""
+    """The chunk(s) replacing `block` after the edit (none if it empties); `previous`
+    is the rendering the chunk belongs to (its account, exclusions and labels)."""
     if not edit.drop and not edit.inserts:
-        return [_replaced(account, excluded, old, block, edit.put, eager)]
+        return [_replaced(previous, old, block, edit.put, eager)]
     members = {job.key: job for job in block.jobs}
     for key in edit.drop:
         members.pop(key, None)
@@ -214,10 +227,11 @@ def _edit(account: str, excluded: frozenset[str], old: Mapping[JobKey, Job],
         count = -(-len(ordered) // CHUNK_JOBS)
         size = -(-len(ordered) // count)
         pieces = [ordered[i:i + size] for i in range(0, len(ordered), size)]
-    return [new_block(account, excluded, tuple(piece), eager) for piece in pieces]
+    return [new_block(previous.account, previous.excluded, tuple(piece), eager,
+                      previous.correlation_labels) for piece in pieces]
 
 
-def _replaced(account: str, excluded: frozenset[str], old: Mapping[JobKey, Job],
+def _replaced(previous: RenderedAccount, old: Mapping[JobKey, Job],
               block: RenderedBlock, put: Mapping[JobKey, Job], eager: bool) -> RenderedBlock:
     """`block` with jobs replaced in place (same keys, same order): only the families
     whose fields changed are rendered again, none if the jobs are merely equal
@@ -231,11 +245,11 @@ def _replaced(account: str, excluded: frozenset[str], old: Mapping[JobKey, Job],
     for key, job in put.items():
         before = old[key]
         jobs[bisect_left(jobs, order(job), key=order)] = job
-        if before.state != job.state:
-            refinal = refinal or before.state.is_final != job.state.is_final
+        refinal = refinal or before.state.is_final != job.state.is_final
+        if before.state != job.state or before.correlation != job.correlation:
             if counts is block.counts:
                 counts, oldest = Counter(counts), dict(oldest)
-            was, pair = (before.transform, before.state), (job.transform, job.state)
+            was, pair = before.group, job.group
             counts[was] -= 1
             if not counts[was]:
                 del counts[was]
@@ -253,15 +267,17 @@ def _replaced(account: str, excluded: frozenset[str], old: Mapping[JobKey, Job],
     summary = None if recount else (counts, oldest)
     active = None if refinal else block.active
     base, before_stale = block.base()
+    account, excluded = previous.account, previous.excluded
+    labels = previous.correlation_labels
     if stale == set():
         if base is not None and before_stale == frozenset():
             return RenderedBlock(tuple(jobs), base, None, summary, active)
-        return RenderedBlock(tuple(jobs), None, Pending(account, excluded, base, before_stale),
-                             summary, active)
+        return RenderedBlock(tuple(jobs), None, Pending(account, excluded, base, before_stale,
+                                                        labels), summary, active)
     if stale is None or base is None or before_stale is None:
-        pending = Pending(account, excluded)
+        pending = Pending(account, excluded, correlation_labels=labels)
     else:
-        pending = Pending(account, excluded, base, before_stale | stale)
+        pending = Pending(account, excluded, base, before_stale | stale, labels)
     new = RenderedBlock(tuple(jobs), None, pending, summary, active)
     if eager:
         new.parts(STATIC_GZIP_LEVEL)

@@ -24,9 +24,19 @@ One render at a time, and one render serves every scrape waiting for it: a rende
 uses, per account, the newest snapshot any scrape has asked for, and a scrape takes
 any render of its snapshots or newer ones. Under a stream of push events (a new
 snapshot every few milliseconds) scrapes would otherwise queue for one render each;
-this way a scrape waits for at most the render in progress and the next one, and
-its per-job series may be a few milliseconds newer than the snapshots its
-aggregates come from (exporter.metrics.exposition).
+this way a scrape waits for at most the render in progress and the next one.
+
+A scrape that may be answered from older data (`serve_stale`: a scrape over HTTP,
+see refresh.max_staleness) does not wait for a render in progress: while the last
+render is under two seconds old it is served that one, with the aggregates of the
+snapshots it shows. And a refresh renders its new snapshot itself, in its own
+thread (`prerender`), when scrapes come often enough to be served the last render:
+so at 100,000 jobs, with scrapes every 0.25 s and a refresh every 5 s, no scrape
+waits for the render of a refresh. A scrape that waited for a refresh sees it: the
+refresh releases it only after its render.
+
+Every scrape's aggregates come from the snapshots of the render it is served, so a
+scrape never shows per-job series of one moment and counts of another.
 """
 
 from __future__ import annotations
@@ -50,6 +60,7 @@ third argument (if not None) instead of filling them again."""
 
 @dataclass(frozen=True)
 class _Rendered:
+    snapshots: tuple[Snapshot, ...]
     generations: tuple[int, ...]
     #: The time of the oldest moving value it holds.
     rendered_at: float
@@ -82,24 +93,47 @@ class RenderCache:
         self._wanted: list[Snapshot] | None = None
         self._wanted_lock = threading.Lock()
 
-    def get(self, snapshots: Sequence[Snapshot], now: float) -> list[bytes]:
-        """The per-job members for a scrape of these snapshots at `now`."""
+    def get(self, snapshots: Sequence[Snapshot], now: float, serve_stale: bool = False
+            ) -> tuple[list[bytes], Sequence[Snapshot]]:
+        """The per-job members for a scrape of these snapshots at `now`, and the
+        snapshots they show (these, or per account newer ones; with `serve_stale`,
+        possibly older ones while a render is in progress)."""
         generations = _generations(snapshots)
         cached = self._cached
         if cached is not None and _covers(cached.generations, generations):
             age = now - cached.rendered_at
             if -FRESH_SECONDS < age < FRESH_SECONDS:
-                return cached.body
+                return cached.body, cached.snapshots
             if 0 <= age < SERVE_STALE_SECONDS:
                 self._render_in_background(snapshots, now)
-                return cached.body
+                return cached.body, cached.snapshots
+        if (serve_stale and cached is not None and self._render_lock.locked()
+                and len(cached.generations) == len(generations)
+                and -FRESH_SECONDS < now - cached.rendered_at < SERVE_STALE_SECONDS):
+            self._want(snapshots)  # the render in progress, or the next, shows them
+            return cached.body, cached.snapshots
         self._want(snapshots)
         with self._render_lock:
             cached = self._cached  # another scrape (or the background) rendered meanwhile
             if (cached is not None and _covers(cached.generations, generations)
                     and -FRESH_SECONDS < now - cached.rendered_at < SERVE_STALE_SECONDS):
-                return cached.body
+                return cached.body, cached.snapshots
             return self._render(self._take_wanted(snapshots), now, reuse=True)
+
+    def prerender(self, snapshots: Sequence[Snapshot], now: float) -> None:
+        """Render new snapshots now (a refresh's thread, after the refresh) if the last
+        render is still served (scrapes come more often than every two seconds):
+        scrapes meanwhile are served the last render instead of waiting. Otherwise
+        nothing: the next scrape renders, with moving values of its own time."""
+        cached = self._cached
+        if (cached is None or _covers(cached.generations, _generations(snapshots))
+                or not 0 <= now - cached.rendered_at < SERVE_STALE_SECONDS):
+            return
+        self._want(snapshots)
+        with self._render_lock:
+            cached = self._cached
+            if cached is None or not _covers(cached.generations, _generations(snapshots)):
+                self._render(self._take_wanted(snapshots), now, reuse=True)
 
     def _want(self, snapshots: Sequence[Snapshot]) -> None:
         with self._wanted_lock:
@@ -119,7 +153,7 @@ class RenderCache:
         return _newest(wanted, snapshots)
 
     def _render(self, snapshots: Sequence[Snapshot], now: float, reuse: bool = False
-                ) -> list[bytes]:
+                ) -> tuple[list[bytes], Sequence[Snapshot]]:
         """Render (the render lock held). With `reuse`, the fills of the cached render
         are reused where unchanged if that render may still be served; the new render
         then dates from its oldest fill."""
@@ -128,8 +162,9 @@ class RenderCache:
             reuse and cached is not None
             and 0 <= now - cached.rendered_at < SERVE_STALE_SECONDS) else None
         made = self.render(snapshots, now, since)
-        self._cached = _Rendered(_generations(snapshots), made.filled_at, made.members)
-        return made.members
+        shown = tuple(snapshots)
+        self._cached = _Rendered(shown, _generations(shown), made.filled_at, made.members)
+        return made.members, shown
 
     def _render_in_background(self, snapshots: Sequence[Snapshot], now: float) -> None:
         if self._background is not None and self._background.is_alive():

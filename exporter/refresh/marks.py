@@ -75,10 +75,12 @@ class Mark:
 
 class Marks:
     """The marks of an account's jobs changed by push events (or read by name),
-    dropped once a refresh has superseded them."""
+    dropped once a refresh has superseded them. `correlation_keys`: the configured
+    correlationData keys, whose values events may fill in."""
 
-    def __init__(self) -> None:
+    def __init__(self, correlation_keys: tuple[str, ...] = ()) -> None:
         self._marks: dict[JobKey, Mark] = {}
+        self.correlation_keys = correlation_keys
 
     def __len__(self) -> int:
         return len(self._marks)
@@ -104,7 +106,7 @@ class Marks:
             if job is None:
                 unknown[key] = None
                 continue
-            claims = Claims.of(event, received)
+            claims = Claims.of(event, received, self.correlation_keys)
             mark = marks.get(key)
             if mark is None:
                 mark = marks[key] = Mark(job, polled_at, polled_at)

@@ -18,10 +18,12 @@ from typing import NamedTuple
 
 from exporter.backends.base import JobSource
 from exporter.backends.settings import AccountSettings
+from exporter.jobs.correlation import NO_LABELS, CorrelationLabels
 from exporter.jobs.events import JobEvent
 from exporter.jobs.model import Job, JobKey, date_unknown_creations
 from exporter.refresh import transitions
 from exporter.refresh.backoff import Failure, first_line, next_delay, worth_logging
+from exporter.refresh.correlation import CorrelationCap
 from exporter.refresh.marks import Marks
 from exporter.refresh.selection import Selector
 from exporter.refresh.settings import RefreshPolicy
@@ -52,6 +54,7 @@ class AccountRefresher:
         clock: Callable[[], float],
         rng: random.Random | None = None,
         render: Renderer = no_rendering,
+        correlation: CorrelationLabels = NO_LABELS,
     ) -> None:
         self.account = account
         self.policy = policy
@@ -74,7 +77,9 @@ class AccountRefresher:
         self._polled_at = 0.0
         #: Jobs changed by push events (or read by name): the API's record and the
         #: events' claims on top. Used with the publish lock held.
-        self._marks = Marks()
+        self._marks = Marks(correlation.keys)
+        #: The correlation labels' values in use, and their cap.
+        self.correlation = CorrelationCap(correlation)
 
     @property
     def name(self) -> str:
@@ -263,15 +268,18 @@ class AccountRefresher:
                 changed: dict[JobKey, Job] | None = None) -> None:
         """Publish a whole new set of jobs (a refresh) or changes to some (events),
         counting the transitions and durations they show; if publishing fails
-        (rendering), nothing is counted. Call with the publish lock held."""
-        seen = changed if changed is not None else jobs or {}
+        (rendering), nothing is counted. The correlation labels are capped here,
+        where every job passes. Call with the publish lock held."""
+        seen, overflow = self.correlation.apply(
+            changed if changed is not None else jobs or {}, self._jobs)
         observed = transitions.observe(self._jobs, seen, self.started_at)
         if changed is not None:
-            rendered = self.render.update(self.snapshot.rendered, changed)
-            self.snapshot = self.snapshot.with_changes(changed, rendered)
+            rendered = self.render.update(self.snapshot.rendered, seen)
+            self.snapshot = self.snapshot.with_changes(seen, rendered)
         else:
             self._publish(seen)
         observed.count(self.status)
+        self.status.correlation_overflow.update(overflow)
 
     def _publish(self, jobs: dict[JobKey, Job]) -> None:
         """Swap in a new snapshot (one assignment, so scrapes see old or new, whole)."""

@@ -3,12 +3,15 @@ with callers waiting for them at most until a deadline."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, wait
 
 from exporter.refresh.refresher import AccountRefresher
+
+_log = logging.getLogger(__name__)
 
 
 def in_daemon_thread(work: Callable[[], None], name: str) -> Future[None]:
@@ -33,8 +36,12 @@ def in_daemon_thread(work: Callable[[], None], name: str) -> Future[None]:
 class RefreshScheduler:
     """Starts the refreshes that are due and lets scrapes wait for them."""
 
-    def __init__(self, refreshers: Sequence[AccountRefresher]) -> None:
+    def __init__(self, refreshers: Sequence[AccountRefresher],
+                 after_refresh: Callable[[], None] | None = None) -> None:
         self.refreshers = refreshers
+        #: Runs in a refresh's thread after the refresh and before those waiting for
+        #: it are released (the exposition renders the new snapshot there).
+        self.after_refresh = after_refresh
         self._inflight: dict[str, Future[None]] = {}
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -77,9 +84,19 @@ class RefreshScheduler:
                 return running  # single flight: join the refresh in progress
             if not refresher.is_due():
                 return None
-            future = in_daemon_thread(refresher.ensure_fresh, f"refresh-{refresher.name}")
+            future = in_daemon_thread(lambda: self._refresh(refresher),
+                                      f"refresh-{refresher.name}")
             self._inflight[refresher.name] = future
             return future
+
+    def _refresh(self, refresher: AccountRefresher) -> None:
+        refresher.ensure_fresh()
+        if self.after_refresh is not None:
+            try:
+                self.after_refresh()
+            except Exception:  # a failed render is the next scrape's to report
+                _log.warning("rendering after the refresh of %s failed", refresher.name,
+                             exc_info=True)
 
     def stop(self) -> None:
         """Release callers waiting for refreshes; running refreshes are abandoned."""

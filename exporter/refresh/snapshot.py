@@ -4,9 +4,10 @@ The snapshot holds data only. What the metrics make of it (pre-rendered series, 
 `Rendering`) is produced by a renderer the refresher is given, and kept beside the
 jobs so a scrape reads jobs and series from the same refresh.
 
-The per (transform, state) counts and oldest creation times are computed once per
-snapshot. A rendering keeps them itself (exporter.metrics.per_job keeps them per
-chunk of jobs, so they cost what changed) and the snapshot takes them from it: a
+The per group (transform, state, correlation labels: Job.group) counts and oldest
+creation times are computed once per snapshot. A rendering keeps them itself
+(exporter.metrics.per_job keeps them per chunk of jobs, so they cost what changed)
+and the snapshot takes them from it: a
 snapshot of 100,000 jobs is then made without looking at every job. Without a
 rendering (`no_rendering`) the snapshot counts.
 """
@@ -19,13 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from exporter.jobs.model import Job, JobKey
-from exporter.jobs.states import JobState
+from exporter.jobs.model import Group, Job, JobKey
 
 _generations = itertools.count(1)
 
-#: Per (transform, state).
-Pair = tuple[str, JobState]
+#: Per (transform, state, correlation label values): Job.group.
+Pair = Group
 
 
 class Rendering(Protocol):
@@ -39,12 +39,12 @@ class Rendering(Protocol):
 
     @property
     def counts(self) -> Counter[Pair]:
-        """Jobs per (transform, state), without zeros."""
+        """Jobs per group (Job.group), without zeros."""
         ...
 
     @property
     def oldest_created(self) -> dict[Pair, float]:
-        """The oldest creation time per (transform, state) that has jobs."""
+        """The oldest creation time per group that has jobs."""
         ...
 
 
@@ -75,7 +75,7 @@ no_rendering = NoRendering()
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Jobs by key, their rendering, and the per (transform, state) numbers the
+    """Jobs by key, their rendering, and the per group (Job.group) numbers the
     aggregates need, all computed once per refresh."""
 
     jobs: dict[JobKey, Job]
@@ -91,7 +91,7 @@ class Snapshot:
         counts: Counter[Pair] = Counter()
         oldest: dict[Pair, float] = {}
         for job in jobs.values():
-            key = (job.transform, job.state)
+            key = job.group
             counts[key] += 1
             if job.created < oldest.get(key, float("inf")):
                 oldest[key] = job.created
@@ -112,16 +112,15 @@ class Snapshot:
         for key, job in changed.items():
             old = self.jobs.get(key)
             if old is not None:
-                before = (old.transform, old.state)
+                before = old.group
                 counts[before] -= 1
-                if before != (job.transform, job.state) and oldest.get(before) == old.created:
+                if before != job.group and oldest.get(before) == old.created:
                     lost_oldest.add(before)
-            counts[(job.transform, job.state)] += 1
-            if job.created < oldest.get((job.transform, job.state), float("inf")):
-                oldest[(job.transform, job.state)] = job.created
+            counts[job.group] += 1
+            if job.created < oldest.get(job.group, float("inf")):
+                oldest[job.group] = job.created
         for pair in lost_oldest:
-            created = [job.created for job in jobs.values()
-                       if (job.transform, job.state) == pair]
+            created = [job.created for job in jobs.values() if job.group == pair]
             if created:
                 oldest[pair] = min(created)
             else:

@@ -6,7 +6,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from exporter.common.distribution import JOB_SECONDS_BUCKETS, Distribution
+from exporter.jobs.model import Group
 from exporter.jobs.states import JobState
+
+#: Per (transform, correlation label values).
+TransformGroup = tuple[str, tuple[str, ...]]
 
 
 @dataclass
@@ -21,20 +25,27 @@ class AccountStatus:
     last_error: str = ""
     next_attempt: float = 0.0
     refreshing: bool = False
-    transitions: Counter[tuple[str, JobState]] = field(default_factory=Counter)
+    #: Jobs seen entering a state, by (transform, state, correlation label values).
+    transitions: Counter[Group] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
-    #: StartTime -> EndTime of jobs seen ending, by (transform, final state).
-    durations: dict[tuple[str, JobState], Distribution] = field(default_factory=dict)
-    #: Created -> StartTime of jobs seen starting, by transform.
-    queue_durations: dict[str, Distribution] = field(default_factory=dict)
+    #: StartTime -> EndTime of jobs seen ending, by (transform, final state,
+    #: correlation label values).
+    durations: dict[Group, Distribution] = field(default_factory=dict)
+    #: Created -> StartTime of jobs seen starting, by (transform, correlation label
+    #: values).
+    queue_durations: dict[TransformGroup, Distribution] = field(default_factory=dict)
+    #: Jobs whose correlation label turned `__other__` (over the cap), by label.
+    correlation_overflow: Counter[str] = field(default_factory=Counter)
 
-    def observe_duration(self, transform: str, state: JobState, seconds: float) -> None:
-        self.durations.setdefault((transform, state), Distribution(JOB_SECONDS_BUCKETS)) \
-            .observe(seconds)
+    def observe_duration(self, transform: str, state: JobState, seconds: float,
+                         correlation: tuple[str, ...] = ()) -> None:
+        self.durations.setdefault((transform, state, correlation),
+                                  Distribution(JOB_SECONDS_BUCKETS)).observe(seconds)
 
-    def observe_queue_time(self, transform: str, seconds: float) -> None:
-        self.queue_durations.setdefault(transform, Distribution(JOB_SECONDS_BUCKETS)) \
-            .observe(seconds)
+    def observe_queue_time(self, transform: str, seconds: float,
+                           correlation: tuple[str, ...] = ()) -> None:
+        self.queue_durations.setdefault((transform, correlation),
+                                        Distribution(JOB_SECONDS_BUCKETS)).observe(seconds)
 
     @property
     def stale(self) -> bool:

@@ -11,8 +11,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from exporter.jobs.model import Job, JobKey
-from exporter.jobs.states import JobState
+from exporter.jobs.model import Group, Job, JobKey
 from exporter.refresh.status import AccountStatus
 
 
@@ -20,8 +19,8 @@ from exporter.refresh.status import AccountStatus
 class Observed:
     """What some jobs show against those exported before them."""
 
-    #: Jobs that entered a state (new, or in another state than before).
-    entered: Counter[tuple[str, JobState]] = field(default_factory=Counter)
+    #: Jobs that entered a state (new, or in another state than before), by group.
+    entered: Counter[Group] = field(default_factory=Counter)
     ended: list[Job] = field(default_factory=list)
     started: list[Job] = field(default_factory=list)
 
@@ -30,10 +29,11 @@ class Observed:
         for job in self.ended:
             assert job.start_time is not None and job.end_time is not None
             status.observe_duration(job.transform, job.state,
-                                    max(0.0, job.end_time - job.start_time))
+                                    max(0.0, job.end_time - job.start_time), job.correlation)
         for job in self.started:
             assert job.start_time is not None
-            status.observe_queue_time(job.transform, max(0.0, job.start_time - job.created))
+            status.observe_queue_time(job.transform, max(0.0, job.start_time - job.created),
+                                      job.correlation)
 
 
 def observe(current: Mapping[JobKey, Job], seen: Mapping[JobKey, Job],
@@ -45,7 +45,7 @@ def observe(current: Mapping[JobKey, Job], seen: Mapping[JobKey, Job],
     for key, job in seen.items():
         previous = current.get(key)
         if previous is None or previous.state != job.state:
-            entered[(job.transform, job.state)] += 1
+            entered[job.group] += 1
         if seen_ending(previous, job, watching_since):
             ended.append(job)
         if seen_starting(previous, job, watching_since):

@@ -59,6 +59,12 @@ def _events_url(value: str) -> str:
     return value
 
 
+def _correlation_values(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 100_000:
+        raise argparse.ArgumentTypeError(f"between 1 and 100000 values, got {value!r}")
+    return int(value)
+
+
 def _transform_count(value: str) -> int:
     if not value.isdigit() or not 1 <= int(value) <= 100:
         raise argparse.ArgumentTypeError(f"between 1 and 100 transforms, got {value!r}")
@@ -98,6 +104,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fidelity", action="store_true",
                         help="serve the variety real AMS answers showed (date forms, 2018-era "
                              "bodies, ...), by seed")
+    parser.add_argument("--correlation-values", type=_correlation_values, default=None,
+                        metavar="N",
+                        help="distinct customerId and workflow values in the correlationData "
+                             "of v3, RMS and MK.IO jobs (default: 5 named customers and 3 "
+                             "workflows)")
     successors = parser.add_argument_group("RMS and MK.IO")
     successors.add_argument("--rms-api-key", default=None, metavar="KEY",
                             help=f"API key of the RMS accounts (default {DEFAULT_RMS_API_KEY})")
@@ -177,7 +188,7 @@ def build(args: argparse.Namespace) -> Simulator:
         if not args.events_retry_scale >= 0:
             raise ValueError("--events-retry-scale must not be negative")
     sim = Simulator(seed=args.seed, require_auth=not args.no_auth,
-                    fidelity=args.fidelity)
+                    fidelity=args.fidelity, correlation_values=args.correlation_values)
     sim.require_issued_tokens = args.require_issued_tokens
     if args.arm_rate_limit:
         sim.set_arm_rate_limit()

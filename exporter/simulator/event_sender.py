@@ -117,6 +117,11 @@ class EventSource:
     resource: Callable[[V3Transform, JobView], dict[str, Any]]
 
 
+def _correlation(job: SimJob) -> dict[str, Any]:
+    """The job's correlationData as its events carry it (a copy: events are queued)."""
+    return dict(job.correlation or {})
+
+
 def event_grid_time(t: float) -> str:
     """UTC with seven fractional digits and no Z: 2018-04-20T21:26:13.8978770 (the
     simulator keeps microseconds, so the seventh digit is 0)."""
@@ -461,7 +466,7 @@ class EventFeed:
             view = view_job(job, now)
             if view is not None:
                 for output in self._outputs(source, transform, view):
-                    progress: dict[str, Any] = {"jobCorrelationData": {},
+                    progress: dict[str, Any] = {"jobCorrelationData": _correlation(job),
                                                 "label": output.get("label"),
                                                 "progress": output.get("progress")}
                     found.append((now, len(found), source, self._envelope(
@@ -499,7 +504,7 @@ class EventFeed:
         if self._output_events:
             for output in outputs:
                 change: dict[str, Any] = {"previousState": previous.name, "output": output,
-                                          "jobCorrelationData": {}}
+                                          "jobCorrelationData": _correlation(job)}
                 events.append(self._envelope(source, transform, job, "JobOutputStateChange",
                                              t, change))
                 if specific is not None:
@@ -512,7 +517,7 @@ class EventFeed:
             if state in FINAL_STATES:
                 data["outputs"] = outputs
             data |= {"previousState": previous.name, "state": state.name,
-                     "correlationData": {}}
+                     "correlationData": _correlation(job)}
             events.append(self._envelope(source, transform, job, f"Job{specific}", t, data))
         return events
 

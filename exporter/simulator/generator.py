@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -43,6 +44,38 @@ _V3_ERROR_CODES = (
 )
 
 
+#: The customers and workflows of generated v3 jobs' correlationData, by default.
+TENANTS = ("contoso", "fabrikam", "northwind", "tailspin", "woodgrove")
+WORKFLOWS = ("vod", "news", "ads")
+
+
+#: With a number of values, the workflows each customer runs (as real tenants do: a
+#: few each, so customer x workflow pairs grow with the values, not their square).
+WORKFLOWS_PER_CUSTOMER = 3
+
+
+def correlation_data(job_id: str, values: int | None = None) -> dict[str, object]:
+    """A generated job's correlationData: `customerId` and, for nine jobs in ten,
+    `workflow`; with `values`, that many distinct ones of each (customer-000, ...,
+    workflow-000, ...; customer i runs workflows 7i, 7i + 1 and 7i + 2 modulo
+    `values`, so every workflow is used), else the few named above. Derived from the
+    job's id (itself drawn from the seed), so it draws nothing from the seeded
+    stream: the jobs of a seed stay what they were."""
+    digest = zlib.crc32(job_id.encode("utf-8"))
+    if values is None:
+        customer, workflow = TENANTS[digest % len(TENANTS)], WORKFLOWS[
+            (digest >> 8) % len(WORKFLOWS)]
+    else:
+        index = digest % values
+        runs = (digest >> 12) % WORKFLOWS_PER_CUSTOMER
+        customer = f"customer-{index:03d}"
+        workflow = f"workflow-{(7 * index + runs) % values:03d}"
+    data: dict[str, object] = {"customerId": customer}
+    if (digest >> 24) % 10:
+        data["workflow"] = workflow
+    return data
+
+
 @dataclass(frozen=True)
 class Profile:
     """Phase lengths (seconds, uniform ranges) and outcome odds of a job population."""
@@ -78,10 +111,14 @@ class Flavor:
     new_id: Callable[[random.Random], str]
     error_codes: tuple[str, ...]
     draws_outputs: bool  # v3 jobs have 1-3 outputs; v2 draws nothing for it
+    #: Whether jobs carry correlationData (v3), and how many distinct values of each
+    #: key (None: the few named ones; see correlation_data).
+    correlated: bool = False
+    correlation_values: int | None = None
 
 
 V2 = Flavor(job_id, _ERROR_CODES, draws_outputs=False)
-V3 = Flavor(v3_job_name, _V3_ERROR_CODES, draws_outputs=True)
+V3 = Flavor(v3_job_name, _V3_ERROR_CODES, draws_outputs=True, correlated=True)
 
 
 def job_name(rng: random.Random) -> str:
@@ -140,6 +177,8 @@ def make_job(
     if flavor.draws_outputs:
         job.priority = rng.choice((0,) * 14 + (-1, -1, 1, 1, 2, 5))  # Low, Normal, High
         job.outputs = rng.choice((1,) * 8 + (2, 3))
+    if flavor.correlated:
+        job.correlation = correlation_data(ident, flavor.correlation_values)
     return job
 
 

@@ -32,6 +32,9 @@ class SimJob:
 
     `raw` (MK.IO only) is a job body served verbatim, byte for byte: the job's timeline
     then only decides how it filters and sorts, the body never changes.
+
+    `correlation` is the job's correlationData on v3, RMS and MK.IO accounts (and in
+    their events); v2 jobs have none. Tests may change it at any time.
     """
 
     id: str
@@ -50,6 +53,7 @@ class SimJob:
     outputs: int = 1
     error_category: str | None = None
     raw: str | None = None
+    correlation: dict[str, object] | None = None
 
     def __post_init__(self) -> None:
         # Stable sort keeps same-time events in the order given.

@@ -131,6 +131,8 @@ def job_resource(project: MkioProject, transform: str, view: JobView) -> dict[st
     properties["outputs"] = _outputs(view)
     properties["startTime"] = _maybe(view.start_us)
     properties["endTime"] = _maybe(view.end_us)
+    if job.correlation is not None:
+        properties["correlationData"] = dict(job.correlation)
     return {
         "name": job.id,
         "id": f"{project.resource_id}/transforms/{transform}/jobs/{job.id}",

@@ -21,7 +21,7 @@ import random
 import re
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
 
 from exporter.jobs.states import JobState
@@ -121,11 +121,19 @@ class Simulator:
         token_validator: TokenValidator | None = None,
         request_log_limit: int = 100_000,
         fidelity: bool = False,
+        correlation_values: int | None = None,
     ) -> None:
         """`fidelity` turns on the variety real answers showed (see fidelity.py); off, the
-        bodies are exactly what earlier versions served for the same seed."""
+        bodies are exactly what earlier versions served for the same seed.
+        `correlation_values`: generated v3, RMS and MK.IO jobs carry that many distinct
+        `customerId` and `workflow` values in their correlationData (default: five named
+        customers and three workflows; generator.correlation_data)."""
+        if correlation_values is not None and correlation_values < 1:
+            raise ValueError("correlation_values must be at least 1")
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.seed = seed
+        #: How generated v3, RMS and MK.IO jobs are made.
+        self._v3_flavor = replace(V3, correlation_values=correlation_values)
         # Off by default so tests with made-up tokens keep working; when on, the v2
         # routes accept only unexpired tokens issued here for https://rest.media.azure.net
         # and the v3 routes only those for https://management.azure.com.
@@ -346,6 +354,12 @@ class Simulator:
             job_id, lambda job: scripted(job, state, at)
         )
 
+    def set_correlation(self, account: str, job_id: str, data: dict[str, object] | None,
+                        transform: str | None = None) -> None:
+        """Give the job this correlationData from now on (None: none at all)."""
+        self._store(account, job_id, transform).update(
+            job_id, lambda job: replace(job, correlation=data))
+
     def remove_job(self, account: str, job_id: str, transform: str | None = None) -> None:
         """The job disappears, as if deleted upstream."""
         self._store(account, job_id, transform).remove(job_id)
@@ -375,7 +389,7 @@ class Simulator:
         if not targets:
             raise KeyError(f"no transform {transform or ''!r} in {account!r}")
         rng = self._rng(account, "jobs")
-        jobs = generate(rng, n, start, end, V3)
+        jobs = generate(rng, n, start, end, self._v3_flavor)
         for job in jobs:
             add_v3_job(targets[0] if len(targets) == 1 else rng.choice(targets), job)
         return [job.id for job in jobs]
@@ -388,7 +402,7 @@ class Simulator:
             feed = LivelyFeed(self._store(account), self.clock, rng, rate_per_minute)
         else:
             feed = LivelyFeed(v3.stores(), self.clock, rng, rate_per_minute,
-                              flavor=V3, max_jobs=MAX_JOBS_V3)
+                              flavor=self._v3_flavor, max_jobs=MAX_JOBS_V3)
         self._feeds.append(feed)
         return feed.start()
 

@@ -242,7 +242,7 @@ def job_resource(
                                   else _stamp(view.last_modified_us, traits))
     properties["outputs"] = _outputs(view, preset, traits)
     properties["priority"] = priority_name(job.priority)
-    properties["correlationData"] = {}
+    properties["correlationData"] = dict(job.correlation or {})
     _times(view, properties, traits)
     resource: dict[str, object] = {
         "name": job.id,

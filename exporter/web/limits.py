@@ -11,7 +11,8 @@ withstands"):
   ones), however slowly the bytes drip in.
 - A kept-alive connection waits `IDLE_TIMEOUT` seconds for its next request.
 - A client that does not read its answer has `WRITE_TIMEOUT` seconds for each
-  write (at most `body.CHUNK` bytes); then the connection is closed.
+  write (at most `body.PASS_THROUGH` bytes of gzip, `body.CHUNK` decoded); then the
+  connection is closed.
 - A request line is at most `MAX_REQUEST_LINE` bytes (414 beyond), its query at
   most `MAX_QUERY_BYTES` bytes (414) and `MAX_QUERY_FIELDS` fields (400); a header
   line at most `MAX_HEADER_LINE` bytes and a request at most `MAX_HEADERS` header

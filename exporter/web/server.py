@@ -445,7 +445,7 @@ class _Handler(BaseHTTPRequestHandler):
         exporter.refresh_due(timeout, serve_stale=True)
         gzip_ok = "gzip" in self.headers.get("Accept-Encoding", "")
         parts, content_type, encoding = exporter.exposition(self.headers.get("Accept", ""),
-                                                            gzip_ok)
+                                                            gzip_ok, serve_stale=True)
         self._send(200, parts, content_type, encoding)
 
     def _healthz(self) -> None:

@@ -76,3 +76,48 @@ def test_an_unknown_api_and_method_list_the_choices():
         parse_config("accounts: [{name: a, api: v9}]", {})
     with pytest.raises(ConfigError, match=r"^accounts\[0\]\.auth\.method: unknown method 'x'"):
         parse_config("accounts: [{name: a, endpoint: 'http://h/', auth: {method: x}}]", {})
+
+
+CORRELATION_ACCOUNT = "accounts: [{name: a, endpoint: 'http://h/api/'}]\n"
+
+
+@pytest.mark.parametrize("labels, message", [
+    ("{job_id: customerId}", "'job_id' is one of the exporter's own labels"),
+    ("{le: customerId}", "'le' is one of the exporter's own labels"),
+    ("{instance: customerId}", "'instance' is one of the exporter's own labels"),
+    ("{label: customerId}", "'label' is one of the exporter's own labels"),
+    ("{__tenant: customerId}", "'__tenant': names starting with __ are Prometheus' own"),
+    ("{tenant-id: customerId}", "'tenant-id' is not a valid Prometheus label name"),
+    ("{1tenant: customerId}", "'1tenant' is not a valid Prometheus label name"),
+    ("{tenant: 5}", "'tenant': expected a correlationData key (a non-empty string)"),
+    ("{tenant: ''}", "'tenant': expected a correlationData key (a non-empty string)"),
+    ("[tenant]", "expected a mapping of label names to correlationData keys"),
+])
+def test_a_bad_correlation_label_names_metrics_correlation_labels(labels, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(f"{CORRELATION_ACCOUNT}metrics: {{correlation_labels: {labels}}}", {})
+    assert str(caught.value).startswith(f"metrics.correlation_labels: {message}")
+
+
+def test_correlation_labels_keep_their_order_and_the_limit_is_positive():
+    config = parse_config(f"{CORRELATION_ACCOUNT}metrics: {{correlation_labels: "
+                          "{tenant: customerId, flow: Workflow}}", {})
+    labels = config.metrics.correlation()
+    assert (labels.names, labels.keys, labels.limit) == (
+        ("tenant", "flow"), ("customerId", "Workflow"), 100)
+    assert not parse_config(CORRELATION_ACCOUNT, {}).metrics.correlation()
+    for limit in ("0", "-1", "1.5", "many"):
+        with pytest.raises(ConfigError, match="^metrics.correlation_label_limit: "):
+            parse_config(f"{CORRELATION_ACCOUNT}metrics: {{correlation_label_limit: {limit}}}",
+                         {})
+
+
+def test_check_config_with_a_colliding_correlation_label_exits_2(tmp_path: Path):
+    path = tmp_path / "config.yaml"
+    path.write_text(CORRELATION_ACCOUNT + "metrics:\n  correlation_labels:\n"
+                                          "    tenant: customerId\n    state: status\n")
+    result = subprocess.run([sys.executable, "-m", "exporter", "check-config", "--config.file",
+                             str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("error: metrics.correlation_labels: 'state' is one of "
+                                     "the exporter's own labels (see docs/metrics.md)")

@@ -28,8 +28,10 @@ def test_every_emitted_metric_is_documented_with_its_type(simulator, clock, make
     simulator.add_job("acct", SimJob(uid(3), "finished", t - 100,
                                      events=[(t - 50, JobState.Processing),
                                              (t - 10, JobState.Finished)]))
+    # With a correlation label: its overflow counter is emitted only then.
     exporter = make_exporter(v2_config(simulator.v2_endpoint("acct"),
-                                       extra_account="    progress: true"))
+                                       extra_account="    progress: true",
+                                       top="metrics: {correlation_labels: {tenant: c}}"))
     metrics = scrape(exporter)
     documented = documented_metrics()
     assert len(documented) >= 20

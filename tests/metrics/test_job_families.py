@@ -25,16 +25,18 @@ from tests.helpers import T0, uid
 
 #: Job fields that are labels (a change of them renders everything again).
 LABEL_FIELDS = {"job_id", "name", "transform"}
+#: The correlation labels the chunks are rendered with here (metrics.correlation_labels).
+LABELS = ("tenant",)
 
 JOBS = (
     Job(uid(1), "finished", JobState.Finished, T0 - 900, last_modified=T0 - 100,
         start_time=T0 - 800, end_time=T0 - 100, priority=1, template_id="tpl",
-        progress=1.0),
+        progress=1.0, correlation=("acme",)),
     Job(uid(2), 'failed "quickly"', JobState.Error, T0 - 700, api_running_duration=12.5,
-        errors=(ErrorInfo("E1", "Cat"),)),
+        errors=(ErrorInfo("E1", "Cat"),), correlation=("",)),
     Job(uid(3), "running 100%", JobState.Processing, T0 - 600, start_time=T0 - 500,
-        progress=0.5, priority=2),
-    Job(uid(4), "queued", JobState.Queued, T0 - 50, transform="encode"),
+        progress=0.5, priority=2, correlation=('50% "off"',)),
+    Job(uid(4), "queued", JobState.Queued, T0 - 50, transform="encode", correlation=("acme",)),
 )
 
 #: Per job field, a change of it.
@@ -50,6 +52,7 @@ CHANGES: dict[str, Callable[[Job], object]] = {
     "progress": lambda job: 0.25 if job.progress != 0.25 else None,
     "errors": lambda job: (*job.errors, ErrorInfo("E2", "Other")),
     "created_unknown": lambda job: not job.created_unknown,
+    "correlation": lambda job: (job.correlation[0] + "x",),
 }
 
 
@@ -59,7 +62,8 @@ def test_every_field_but_the_labels_has_a_change():
 
 def rendered(family: JobFamily, job: Job) -> tuple[str, str]:
     """(what is rendered with the jobs, the moving template) of one job's chunk."""
-    parts = new_block("acct", frozenset(), (job,), eager=True).parts()
+    parts = new_block("acct", frozenset(), (job,), eager=True,
+                      correlation_labels=LABELS).parts()
     member = parts.members.get(family.name)
     template = parts.templates.get(family.name)
     return (gzip.decompress(member).decode() if member is not None else "",
@@ -125,13 +129,20 @@ def many_jobs(n: int) -> dict[tuple[str, str], Job]:
 @pytest.mark.parametrize("field", sorted(CHANGES))
 def test_a_changed_field_renders_as_from_scratch_by_refresh_and_by_event(field: str):
     jobs = many_jobs(2 * CHUNK_JOBS + 7)  # three chunks
-    renderer = AccountRenderer("acct")
+    renderer = AccountRenderer("acct", correlation_labels=LABELS)
     before = renderer(jobs, None)
     keys = list(jobs)[::97]
     changed = {key: dataclasses.replace(jobs[key], **{field: CHANGES[field](jobs[key])})
                for key in keys}
     after = {**jobs, **changed}
-    fresh = exposition_text(render_account("acct", after), T0)
+    from_scratch = render_account("acct", after, correlation_labels=LABELS)
+    fresh = exposition_text(from_scratch, T0)
     assert fresh != exposition_text(before, T0) or field == "created_unknown"
-    assert exposition_text(renderer(after, before), T0) == fresh  # a refresh
-    assert exposition_text(renderer.update(before, changed), T0) == fresh  # push events
+    by_refresh = renderer(after, before)
+    assert exposition_text(by_refresh, T0) == fresh  # a refresh
+    by_events = renderer.update(before, changed)
+    assert exposition_text(by_events, T0) == fresh  # push events
+    assert (by_refresh.counts, by_refresh.oldest_created) == (
+        from_scratch.counts, from_scratch.oldest_created)
+    assert (by_events.counts, by_events.oldest_created) == (
+        from_scratch.counts, from_scratch.oldest_created)

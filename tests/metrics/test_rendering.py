@@ -21,10 +21,12 @@ def jobs() -> dict[tuple[str, str], Job]:
 
 
 def counted(jobs: dict[tuple[str, str], Job]) -> tuple[Counter, dict]:
-    """Jobs and the oldest creation time per (transform, state), counted here."""
-    pairs = Counter((job.transform, job.state) for job in jobs.values())
+    """Jobs and the oldest creation time per (transform, state, correlation labels),
+    counted here."""
+    pairs = Counter((job.transform, job.state, job.correlation) for job in jobs.values())
     oldest = {pair: min(job.created for job in jobs.values()
-                        if (job.transform, job.state) == pair) for pair in pairs}
+                        if (job.transform, job.state, job.correlation) == pair)
+              for pair in pairs}
     return pairs, oldest
 
 

@@ -173,7 +173,7 @@ def test_a_transform_the_api_does_not_have_refuses_only_its_own_keys(clock):
     assert result == Fetched(changed=1, unconfirmed=2)
     assert api.fetched == [[("evil", "a"), ("evil", "b")], [("t", "new")]]
     assert "evil" not in {transform for transform, _ in refresher.snapshot.jobs}
-    assert "evil" not in {transform for transform, _ in refresher.status.transitions}
+    assert "evil" not in {transform for transform, _, _ in refresher.status.transitions}
 
 
 def test_confirmed_jobs_join_within_the_cap_by_keep_rank(clock):

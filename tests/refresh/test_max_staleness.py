@@ -91,3 +91,27 @@ def test_the_max_staleness_default_follows_min_interval():
     assert explicit.refresh_policy().max_staleness == 5
 
 
+
+
+def test_a_refresh_runs_its_after_refresh_hook_before_releasing_waiting_scrapes(sim):
+    """The exporter renders a refresh's snapshot in the refresh's thread (the hook),
+    and a scrape that waited for the refresh is released only after it."""
+    exporter, server = serve(sim, "min_interval: 1s, timeout: 20s, max_staleness: 0s")
+    try:
+        assert job_ids(server) == {uid(1)}
+        refresher, hook = exporter.refreshers[0], exporter.scheduler.after_refresh
+        assert hook is not None
+        seen: list[int] = []
+
+        def recording_hook() -> None:
+            seen.append(refresher.snapshot.generation)
+            hook()
+
+        exporter.scheduler.after_refresh = recording_hook
+        sim.add_job("acct", SimJob(uid(2), "second", T0 - 30))
+        sim.clock.advance(1.5)  # due, and the last render is still served (under 2 s)
+        assert job_ids(server) == {uid(1), uid(2)}
+        assert seen == [refresher.snapshot.generation]
+    finally:
+        server.stop()
+        exporter.close()

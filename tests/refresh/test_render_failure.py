@@ -48,7 +48,7 @@ accounts: [{{name: acct, endpoint: "{simulator.v2_endpoint('acct')}", auth: {{me
 
     refresher.ensure_fresh()
     assert refresher.status.up
-    assert refresher.status.transitions[("", JobState.Processing)] == 1
+    assert refresher.status.transitions[("", JobState.Processing, ())] == 1
     good = refresher.snapshot
 
     renderer.fail = True
@@ -60,7 +60,7 @@ accounts: [{{name: acct, endpoint: "{simulator.v2_endpoint('acct')}", auth: {{me
     assert not refresher.status.up
     assert "UnicodeEncodeError" in refresher.status.last_error
     assert refresher.snapshot is good
-    assert refresher.status.transitions[("", JobState.Error)] == 0
+    assert refresher.status.transitions[("", JobState.Error, ())] == 0
     lines = [r for r in caplog.records if "refresh failed" in r.getMessage()]
     assert len(lines) == 1
 
@@ -68,4 +68,4 @@ accounts: [{{name: acct, endpoint: "{simulator.v2_endpoint('acct')}", auth: {{me
     clock.advance(60)
     refresher.ensure_fresh()
     assert refresher.status.up
-    assert refresher.status.transitions[("", JobState.Error)] == 1
+    assert refresher.status.transitions[("", JobState.Error, ())] == 1

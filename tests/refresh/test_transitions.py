@@ -3,6 +3,8 @@ queue times of jobs seen starting, each job once."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from exporter.jobs.model import Job, JobKey
 from exporter.jobs.states import JobState
 from exporter.refresh.status import AccountStatus
@@ -22,7 +24,8 @@ def test_new_jobs_and_changed_states_count_as_transitions_unchanged_ones_do_not(
     seen = by_key(job("same", JobState.Processing), job("moved", JobState.Scheduled),
                   job("new", JobState.Queued, transform="u"))
     observed = observe(current, seen, WATCHING_SINCE)
-    assert observed.entered == {("t", JobState.Scheduled): 1, ("u", JobState.Queued): 1}
+    assert observed.entered == {("t", JobState.Scheduled, ()): 1,
+                                ("u", JobState.Queued, ()): 1}
 
 
 def test_a_job_seen_ending_after_being_seen_active_is_timed():
@@ -63,10 +66,11 @@ def test_observing_counts_nothing_until_told_to():
     observed = observe(current, seen, WATCHING_SINCE)
     assert not status.transitions and not status.durations and not status.queue_durations
     observed.count(status)
-    assert status.transitions == {("t", JobState.Finished): 1, ("t", JobState.Processing): 1}
-    duration = status.durations[("t", JobState.Finished)]
+    assert status.transitions == {("t", JobState.Finished, ()): 1,
+                                  ("t", JobState.Processing, ()): 1}
+    duration = status.durations[("t", JobState.Finished, ())]
     assert duration.count == 1 and duration.snapshot()[1] == 120.0
-    queue = status.queue_durations["t"]
+    queue = status.queue_durations[("t", ())]
     assert queue.count == 1 and queue.snapshot()[1] == 30.0
 
 
@@ -74,6 +78,15 @@ def test_times_that_run_backwards_count_as_zero():
     status = AccountStatus()
     odd = job("j", JobState.Finished, created=T0 + 50, started=T0 + 40, ended=T0 + 20)
     Observed(ended=[odd], started=[odd]).count(status)
-    assert status.durations[("t", JobState.Finished)].snapshot()[1] == 0.0
-    assert status.queue_durations["t"].snapshot()[1] == 0.0
-    assert status.durations[("t", JobState.Finished)].count == 1
+    assert status.durations[("t", JobState.Finished, ())].snapshot()[1] == 0.0
+    assert status.queue_durations[("t", ())].snapshot()[1] == 0.0
+    assert status.durations[("t", JobState.Finished, ())].count == 1
+
+
+def test_transitions_and_durations_count_by_the_jobs_correlation_labels():
+    status = AccountStatus()
+    acme = dataclasses.replace(job("j", JobState.Finished, created=T0 - 100, started=T0 - 90,
+                                   ended=T0 + 30), correlation=("acme",))
+    observe({}, by_key(acme), WATCHING_SINCE).count(status)
+    assert status.transitions == {("t", JobState.Finished, ("acme",)): 1}
+    assert status.durations[("t", JobState.Finished, ("acme",))].count == 1

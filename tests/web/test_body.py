@@ -68,7 +68,7 @@ def test_truncated_or_foreign_data_is_an_error():
 
 def test_slices_do_not_copy():
     part = b"a" * (3 * CHUNK + 5)
-    pieces = list(slices([part, b"", b"tail"]))
+    pieces = list(slices([part, b"", b"tail"], CHUNK))
     assert [len(p) for p in pieces] == [CHUNK, CHUNK, CHUNK, 5, 4]
     assert all(isinstance(p, memoryview) for p in pieces)
     assert pieces[0].obj is part

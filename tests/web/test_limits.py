@@ -55,7 +55,7 @@ class GatedExporter:
                 self.waiting -= 1
         return True
 
-    def exposition(self, accept: str = "", gzip_ok: bool = False):
+    def exposition(self, accept: str = "", gzip_ok: bool = False, serve_stale: bool = False):
         return self.members, TEXT_FORMAT, "gzip" if gzip_ok else IDENTITY
 
     def ready(self) -> bool:

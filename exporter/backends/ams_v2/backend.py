@@ -20,6 +20,7 @@ class AmsV2Backend(Backend[V2AccountConfig]):
         return cloud_scope(account.endpoint, "rest.media", "azure.net")
 
     def job_source(self, account: V2AccountConfig, transport: Transport, lookback: float,
-                   max_jobs: int) -> JobSource:
+                   max_jobs: int, correlation_keys: tuple[str, ...] = ()) -> JobSource:
+        """v2 jobs have no correlationData: their correlation labels are empty."""
         client = V2Client(account.endpoint, transport, account.odata_format, max_jobs)
         return V2Source(account, client, lookback)

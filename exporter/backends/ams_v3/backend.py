@@ -34,10 +34,10 @@ class AmsV3Backend(Backend[V3AccountConfig]):
         return super().token_provider(account, sign_in)
 
     def job_source(self, account: V3AccountConfig, transport: Transport, lookback: float,
-                   max_jobs: int) -> JobSource:
+                   max_jobs: int, correlation_keys: tuple[str, ...] = ()) -> JobSource:
         client = V3Client(account.arm_endpoint, account.subscription_id,
                           account.resource_group, account.resource_name, transport,
-                          max_jobs)
+                          max_jobs, correlation_keys)
         transforms = DiscoveredTransforms(account.transforms, client.list_transforms)
         return ArmSource(account.jobs, client, V3_FILTERS, transforms, lookback)
 

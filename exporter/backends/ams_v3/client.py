@@ -42,6 +42,7 @@ class V3Client:
         account_name: str,
         transport: Transport,
         max_jobs: int | None = None,
+        correlation_keys: tuple[str, ...] = (),
     ) -> None:
         self.arm_endpoint = arm_endpoint.rstrip("/")
         self.prefix = (
@@ -51,6 +52,8 @@ class V3Client:
         )
         self.transport = transport
         self.max_jobs = max_jobs
+        #: The correlationData keys whose values the jobs keep.
+        self.correlation_keys = correlation_keys
         self._origin = urlsplit(self.arm_endpoint)[:2]
 
     def list_transforms(self) -> list[str]:
@@ -63,7 +66,8 @@ class V3Client:
     def list_jobs(self, transform: str, filter_text: str = "") -> Listing:
         params = {"$filter": filter_text}
         url = self._url(f"/transforms/{quote(transform, safe='')}/jobs", params)
-        return listing_of(self._pages(url), lambda _: transform, self.max_jobs)
+        return listing_of(self._pages(url), lambda _: transform, self.max_jobs,
+                          self.correlation_keys)
 
     def _url(self, path: str, params: dict[str, str]) -> str:
         query = {"api-version": API_VERSION, **{k: v for k, v in params.items() if v}}

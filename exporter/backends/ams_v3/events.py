@@ -5,7 +5,8 @@ Facts (docs/ams-api.md, "Push events"): `topic` (CloudEvents: `source`) is the M
 Services account's resource id, or a custom topic's (RMS); `subject` is
 `transforms/<t>/jobs/<j>`; times may lack the `Z` (they are UTC); ids are no dedupe
 key. Job events carry the job's outputs, output events one output, and
-JobOutputProgress a bare percentage.
+JobOutputProgress a bare percentage. The job's correlationData rides along as
+`correlationData` (job events) or `jobCorrelationData` (output events).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def media_job_event(item: EventItem) -> JobEvent:
     else:
         outputs = data.get("outputs") if item.type in JOB_TYPES else [data.get("output")]
         progress, errors = output_summary(outputs if isinstance(outputs, list) else ())
+    correlation = data.get("correlationData" if item.type in JOB_TYPES
+                           else "jobCorrelationData")
     return JobEvent(routes=(arm_route(topic),), type=item.type, transform=transform,
                     job_name=job, time=when, state=state, progress=progress, errors=errors,
-                    raw=item.raw)
+                    raw=item.raw,
+                    correlation=correlation if isinstance(correlation, dict) else None)

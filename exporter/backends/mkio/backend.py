@@ -22,8 +22,9 @@ class MkioBackend(Backend[MkioAccountConfig]):
         return ""  # personal API tokens are not Azure AD tokens: no scope
 
     def job_source(self, account: MkioAccountConfig, transport: Transport, lookback: float,
-                   max_jobs: int) -> JobSource:
-        client = MkioClient(account.endpoint, account.project, transport, max_jobs)
+                   max_jobs: int, correlation_keys: tuple[str, ...] = ()) -> JobSource:
+        client = MkioClient(account.endpoint, account.project, transport, max_jobs,
+                            correlation_keys)
         return ArmSource(account.jobs, client, MKIO_FILTERS,
                          SeenTransforms(account.transforms), lookback)
 

@@ -58,12 +58,14 @@ class MkioClient:
     """Reads the jobs of one MK.IO project."""
 
     def __init__(self, endpoint: str, project: str, transport: Transport,
-                 max_jobs: int | None = None) -> None:
+                 max_jobs: int | None = None, correlation_keys: tuple[str, ...] = ()) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.project = project
         self.base = f"{self.endpoint}/api/v1/projects/{quote(project, safe='')}/media"
         self.transport = transport
         self.max_jobs = max_jobs
+        #: The correlationData keys whose values the jobs keep.
+        self.correlation_keys = correlation_keys
         self._origin = urlsplit(self.endpoint)[:2]
         self._logged_404 = False
 
@@ -75,7 +77,8 @@ class MkioClient:
             params["$filter"] = filter_text
         url = f"{self.base}{path}?{urlencode(params, quote_via=quote, safe='')}"
         return listing_of(self._pages(url, bool(filter_text)),
-                          lambda item: transform_of(item) or transform, self.max_jobs)
+                          lambda item: transform_of(item) or transform, self.max_jobs,
+                          self.correlation_keys)
 
     def _pages(self, url: str, filtered: bool) -> Iterator[Any]:
         seen: set[str] = set()

@@ -46,11 +46,20 @@ def mkio_job_event(item: EventItem) -> JobEvent:
     state = job_state(data.get("state")) or WEBHOOK_STATES[item.type]
     if state is None:
         raise MalformedEvent("JobFinished without a known state")
-    record = _record(data.get("resource"), transform, job)
+    resource = data.get("resource")
+    record = _record(resource, transform, job)
     return JobEvent(routes=(mkio_route(project),), type=item.type, transform=transform,
                     job_name=job, time=event_time(item.time), state=state,
                     progress=record.progress if record else None,
-                    errors=record.errors if record else (), record=record, raw=item.raw)
+                    errors=record.errors if record else (), record=record, raw=item.raw,
+                    correlation=_correlation(resource) if record is not None else None)
+
+
+def _correlation(resource: Any) -> dict[str, Any] | None:
+    """The correlationData of the job in `data.resource`, if it has one."""
+    properties = resource.get("properties") if isinstance(resource, dict) else None
+    data = properties.get("correlationData") if isinstance(properties, dict) else None
+    return data if isinstance(data, dict) else None
 
 
 def _record(resource: Any, transform: str, job: str) -> Job | None:
