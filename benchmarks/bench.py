@@ -61,6 +61,9 @@ from exporter.metrics import fill, per_job  # noqa: E402
 from exporter.simulator import ManualClock, SimJob, Simulator  # noqa: E402
 from exporter.web.server import MetricsServer  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import processes  # noqa: E402
+
 T0 = 1767225600.0
 INTERVAL = 30.0  # refresh interval of the steady state
 STEADY_REFRESHES = 5
@@ -805,13 +808,13 @@ def run_profile(n: int) -> dict[str, Any]:
     for _ in range(5):
         clock.advance(1.0)
         cpu = time.thread_time()
-        builder._render_per_job(snapshots, clock())  # what a scrape renders, once a second
+        builder._render_per_job(snapshots, clock(), None)  # a scrape's render, once a second
         times.append(time.thread_time() - cpu)
     out["render_cpu_ms"] = statistics.median(times) * 1000
     profile = cProfile.Profile()
     clock.advance(1.0)
     profile.enable()
-    builder._render_per_job(snapshots, clock())
+    builder._render_per_job(snapshots, clock(), None)
     profile.disable()
     stats = pstats.Stats(profile)
     total = sum(row[2] for row in stats.stats.values())  # type: ignore[attr-defined]
@@ -964,6 +967,47 @@ def table(results: list[dict[str, Any]],
         lines.append(f"| {label} | " + " | ".join(_cell(r, key, fmt, scale)
                                                  for r in results) + " |")
     return lines
+
+
+def as_run(idle: dict[str, Any] | None, lives: list[dict[str, Any]],
+           labels: dict[str, Any] | None) -> str:
+    """The section of the runs of the `ams-job-exporter` command (benchmarks/processes.py)."""
+    if idle is None and not lives and labels is None:
+        return ""
+    out = ["## The exporter as users run it", "",
+           "The `ams-job-exporter` command in a process of its own, the simulator in "
+           "another on the real clock, scraped over HTTP from the benchmark's process."]
+    if idle is not None:
+        out += processes.idle_report(idle)
+    out += processes.live_report(lives)
+    if labels is not None:
+        out += processes.labels_report(labels)
+    return "\n".join(out) + "\n\n## In process: API cost, refresh CPU and scrapes at scale\n\n"
+
+
+def floor_report(idle: dict[str, Any] | None, lives: list[dict[str, Any]],
+                 profile: dict[str, Any] | None) -> str:
+    """The estimated floor of the RSS at N jobs, against the measured peaks: the idle
+    process, plus what tracemalloc finds live per job (records, mappings, series);
+    no allocator slack, no second copy while a refresh or a render replaces one."""
+    if idle is None or profile is None or not lives:
+        return ""
+    base = idle["kinds"]["none (v2)"]["rss_mb"]
+    cats, n = profile["steady_categories"], profile["n"]
+    per_job = {label: mib * 2**20 / n for label, mib in cats.items() if mib > 0}
+    total = sum(per_job.values())
+    out = ["", "## The floor", "",
+           f"Estimated as the idle exporter ({base:.0f} MB, v2, no Azure) plus the bytes "
+           f"tracemalloc finds live per job at {n:,} jobs after the steady refreshes "
+           f"({total:,.0f} bytes a job):", "",
+           "| what | bytes a job |", "|---|---|"]
+    out += [f"| {label} | {size:,.0f} |" for label, size in per_job.items()]
+    out += ["", "| N | floor, MB | measured peak RSS, MB | above the floor |", "|---|---|---|---|"]
+    for r in lives:
+        floor = base + total * r["n"] / 2**20
+        out.append(f"| {r['n']:,} | {floor:.0f} | {r['peak_rss_mb']:.0f} | "
+                   f"{r['peak_rss_mb'] - floor:+.0f} MB |")
+    return "\n".join(out) + "\n"
 
 
 def report(results: list[dict[str, Any]]) -> str:
@@ -1279,7 +1323,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--extras", default="events,render,profile",
+    parser.add_argument("--live-sizes", default="10000,100000",
+                        help="N of the runs of the ams-job-exporter command (extra 'live')")
+    parser.add_argument("--labels-size", type=int, default=100_000,
+                        help="N of the correlation-label runs (extra 'labels')")
+    parser.add_argument("--extras", default="idle,live,labels,events,render,profile",
                         help="also run these (comma-separated; '' for none)")
     parser.add_argument("--write", action="store_true", help="rewrite benchmarks/RESULTS.md")
     parser.add_argument("--soak", type=float, metavar="SECONDS",
@@ -1289,7 +1337,8 @@ def main() -> int:
     if args.child:
         kind, n = args.child[0], int(args.child[1])
         run = {"size": run_size, "events": run_events, "render": run_render_costs,
-               "profile": run_profile}[kind]
+               "profile": run_profile, "idle": processes.run_idle,
+               "live": processes.run_live, "labels": processes.run_labels}[kind]
         print(json.dumps(run(n)))
         return 0
     if args.soak:
@@ -1311,9 +1360,13 @@ def main() -> int:
         result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         return result
 
-    results = [child("size", int(s)) for s in args.sizes.split(",")]
-    text = report(results)
     extras = [e for e in args.extras.split(",") if e]
+    live_sizes = [int(s) for s in args.live_sizes.split(",") if s] if "live" in extras else []
+    idle = child("idle", 200) if "idle" in extras else None
+    lives = [child("live", n) for n in live_sizes]
+    labels = child("labels", args.labels_size) if "labels" in extras else None
+    results = [child("size", int(s)) for s in args.sizes.split(",") if s]
+    text = as_run(idle, lives, labels) + report(results)
     events = child("events", EVENT_JOBS) if "events" in extras else None
     render = child("render", 100_000) if "render" in extras else None
     profile = child("profile", 100_000) if "profile" in extras else None
@@ -1324,6 +1377,7 @@ def main() -> int:
     if profile is not None:
         text += profile_report(profile)
     text += findings(results, events, render, profile)
+    text += floor_report(idle, lives, profile)
     load = (f"Load average (1 / 5 / 15 min) of the shared machine: {load_before} before the "
             f"run, {load_average()} after.")
     print(f"Machine: {machine()}\n{load}\n")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client.core import (
@@ -80,32 +80,67 @@ class Aggregates(Collector):
         """The correlation label values of the transform's rows on account `index`."""
         return self._combinations[index].get(transform) or self._blank
 
+    def segments(self) -> list[tuple[Hashable | None, Callable[[], Iterator[Metric]]]]:
+        """The families in exposition order, in segments. A segment with a key shows
+        the same families as long as its key is the same (the snapshots and the
+        accounts' job counters), so its encoding may be kept; with correlation
+        labels these are tens of thousands of series. The others are built every
+        scrape (moving ages, health, counters of requests)."""
+        jobs = self._jobs_key()
+        return [(("counts", jobs), self._counts), (None, self._oldest),
+                (("distributions", jobs), self._distributions), (None, self._health),
+                (("transitions", jobs), self._transitions), (None, self._rest)]
+
     def collect(self) -> Iterator[Metric]:
-        now = self.now
-        extra = list(self.correlation_labels)
-        count = GaugeMetricFamily("ams_jobs", "Number of exported jobs in each state.",
-                                  labels=["account", "transform", "state", *extra])
-        oldest = GaugeMetricFamily("ams_job_oldest_age_seconds",
-                                   "Age of the oldest job in the state (0 when there is none).",
-                                   labels=["account", "transform", "state", *extra])
+        for _, families in self.segments():
+            yield from families()
+
+    def _jobs_key(self) -> Hashable:
+        """What the job aggregates, transitions and distributions depend on."""
+        key: list[Hashable] = []
+        for view, snapshot in zip(self.accounts, self.snapshots, strict=True):
+            status = view.refresher.status
+            key.append((snapshot.generation, frozenset(view.refresher.transforms),
+                        len(status.transitions), sum(status.transitions.values()),
+                        sum(d.count for d in status.durations.values()),
+                        sum(d.count for d in status.queue_durations.values())))
+        return tuple(key)
+
+    def _rows(self) -> Iterator[tuple[int, AccountRefresher, Snapshot, str, tuple[str, ...]]]:
+        """(account index, refresher, snapshot, transform, label values) of every row
+        of the job aggregates."""
         for index, (view, snapshot) in enumerate(zip(self.accounts, self.snapshots,
                                                      strict=True)):
             refresher = view.refresher
             seen = {transform for transform, _, _ in snapshot.counts}
             for transform in sorted({*refresher.transforms, *seen}):
                 for values in self._values(index, transform):
-                    for state in JobState:
-                        count.add_metric([refresher.name, transform, state.name, *values],
-                                         snapshot.counts[(transform, state, values)])
-                    for state in QUEUE_STATES:
-                        created = snapshot.oldest_created.get((transform, state, values))
-                        age = 0.0 if created is None else max(0.0, now - created)
-                        oldest.add_metric([refresher.name, transform, state.name, *values],
-                                          age)
+                    yield index, refresher, snapshot, transform, values
+
+    def _counts(self) -> Iterator[Metric]:
+        count = GaugeMetricFamily("ams_jobs", "Number of exported jobs in each state.",
+                                  labels=["account", "transform", "state",
+                                          *self.correlation_labels])
+        for _, refresher, snapshot, transform, values in self._rows():
+            for state in JobState:
+                count.add_metric([refresher.name, transform, state.name, *values],
+                                 snapshot.counts[(transform, state, values)])
         yield count
+
+    def _oldest(self) -> Iterator[Metric]:
+        now = self.now
+        oldest = GaugeMetricFamily("ams_job_oldest_age_seconds",
+                                   "Age of the oldest job in the state (0 when there is none).",
+                                   labels=["account", "transform", "state",
+                                           *self.correlation_labels])
+        for _, refresher, snapshot, transform, values in self._rows():
+            for state in QUEUE_STATES:
+                created = snapshot.oldest_created.get((transform, state, values))
+                age = 0.0 if created is None else max(0.0, now - created)
+                oldest.add_metric([refresher.name, transform, state.name, *values], age)
         yield oldest
-        yield from self._distributions()
-        yield from self._health()
+
+    def _build_and_reload(self) -> Iterator[Metric]:
         build = GaugeMetricFamily("ams_exporter_build_info",
                                   "Build information of the exporter; always 1.",
                                   labels=["version", "python_version"])
@@ -163,10 +198,32 @@ class Aggregates(Collector):
         duration = GaugeMetricFamily("ams_refresh_duration_seconds",
                                      "Duration of the account's last refresh.",
                                      labels=["account"])
+        for view in self.accounts:
+            name = view.refresher.name
+            status = view.refresher.status
+            up.add_metric([name], 1 if status.up else 0)
+            stale.add_metric([name], 1 if status.stale else 0)
+            if status.last_success is not None:
+                success.add_metric([name], status.last_success)
+            duration.add_metric([name], status.last_duration)
+        yield from (up, stale, success, duration)
+
+    def _transitions(self) -> Iterator[Metric]:
         transitions = CounterMetricFamily(
             "ams_job_transitions", "Job state changes the exporter observed "
             "(first sight counts as entering the state).",
             labels=["account", "transform", "to_state", *self.correlation_labels])
+        for index, view in enumerate(self.accounts):
+            name = view.refresher.name
+            seen = dict(view.refresher.status.transitions)
+            for transform in sorted({*view.refresher.transforms, *(t for t, _, _ in seen)}):
+                for values in self._values(index, transform):
+                    for state in JobState:
+                        transitions.add_metric([name, transform, state.name, *values],
+                                               seen.get((transform, state, values), 0))
+        yield transitions
+
+    def _rest(self) -> Iterator[Metric]:
         skipped = CounterMetricFamily("ams_jobs_skipped",
                                       "Job records dropped, by reason (malformed, limit).",
                                       labels=["account", "reason"])
@@ -180,20 +237,9 @@ class Aggregates(Collector):
         latency = HistogramMetricFamily("ams_api_request_duration_seconds",
                                         "Duration of HTTP requests to AMS.",
                                         labels=["account"])
-        for index, view in enumerate(self.accounts):
+        for view in self.accounts:
             name = view.refresher.name
             status = view.refresher.status
-            up.add_metric([name], 1 if status.up else 0)
-            stale.add_metric([name], 1 if status.stale else 0)
-            if status.last_success is not None:
-                success.add_metric([name], status.last_success)
-            duration.add_metric([name], status.last_duration)
-            seen = dict(status.transitions)
-            for transform in sorted({*view.refresher.transforms, *(t for t, _, _ in seen)}):
-                for values in self._values(index, transform):
-                    for state in JobState:
-                        transitions.add_metric([name, transform, state.name, *values],
-                                               seen.get((transform, state, values), 0))
             for reason in SKIP_REASONS:
                 skipped.add_metric([name, reason], status.skipped[reason])
             by_code, throttle_count, buckets, total = view.api.snapshot()
@@ -201,10 +247,10 @@ class Aggregates(Collector):
                 requests.add_metric([name, code], count)
             throttled.add_metric([name], throttle_count)
             latency.add_metric([name], buckets, total)
-        yield from (up, stale, success, duration, transitions, skipped, requests, throttled,
-                    latency)
+        yield from (skipped, requests, throttled, latency)
         if self.correlation_labels:
             yield self._overflow()
+        yield from self._build_and_reload()
 
     def _overflow(self) -> Metric:
         overflow = CounterMetricFamily(

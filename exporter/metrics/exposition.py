@@ -7,10 +7,12 @@ render the scrape is served (exporter.metrics.render_cache)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 
 from prometheus_client import ProcessCollector
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import Metric
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_TYPE
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from exporter.metrics.aggregates import AccountView, Aggregates, ReloadStatus
@@ -25,6 +27,10 @@ from exporter.refresh.snapshot import Snapshot
 #: still gzip members (one per part), for the server to decode as it writes them;
 #: the client gets them as they are meant, with no Content-Encoding.
 IDENTITY = "identity"
+#: OpenMetrics' media type, and the line its expositions end with.
+OPENMETRICS = OPENMETRICS_TYPE.split(";")[0]
+EOF = b"# EOF\n"
+Encoder = Callable[[CollectorRegistry], bytes]
 
 
 class Exposition:
@@ -52,6 +58,8 @@ class Exposition:
         for collector in (*([process] if process is not None else []), *collectors):
             self.registry.register(Excluding(collector, excluded))
         self._renders = RenderCache(self._render_per_job)
+        #: Per segment of the aggregates: (its key and content type, its encoding).
+        self._segments: dict[int, tuple[Hashable, bytes]] = {}
 
     def _render_per_job(self, snapshots: Sequence[Snapshot], now: float,
                         reuse_since: float | None) -> PerJobMembers:
@@ -69,20 +77,50 @@ class Exposition:
         current = [view.refresher.snapshot for view in self.accounts]
         per_job, snapshots = self._renders.get(current, now, serve_stale)
         encoder, content_type = choose_encoder(accept)
-        scrape = CollectorRegistry(auto_describe=False)
-        scrape.register(Excluding(
-            Aggregates(self.accounts, snapshots, now, self.reload_status,
-                       self.correlation_labels), self.excluded))
-        scrape.register(self.registry)
-        summary = encoder(scrape)
+        aggregates = Aggregates(self.accounts, snapshots, now, self.reload_status,
+                                self.correlation_labels)
+        pieces = [self._encoded(index, key, families, encoder, content_type)
+                  for index, (key, families) in enumerate(aggregates.segments())]
+        pieces.append(_without_eof(encoder(self.registry)))
+        if content_type.startswith(OPENMETRICS):
+            pieces.append(EOF)
+        summary = b"".join(pieces)
         parts = [*per_job, gzip_member([summary.decode("utf-8")])]
         return parts, content_type, "gzip" if gzip_ok else IDENTITY
+
+    def _encoded(self, index: int, key: Hashable | None,
+                 families: Callable[[], Iterator[Metric]], encoder: Encoder,
+                 content_type: str) -> bytes:
+        """A segment of the aggregates, encoded; kept while its key is the same."""
+        kept = self._segments.get(index)
+        if key is not None and kept is not None and kept[0] == (key, content_type):
+            return kept[1]
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(Excluding(_Families(families), self.excluded))
+        encoded = _without_eof(encoder(registry))
+        if key is not None:
+            self._segments[index] = ((key, content_type), encoded)
+        return encoded
 
     def prerender(self) -> None:
         """After a refresh, in its thread: render its snapshot if scrapes are frequent
         (see RenderCache.prerender)."""
         self._renders.prerender([view.refresher.snapshot for view in self.accounts],
                                 self.clock())
+
+
+class _Families(Collector):
+    def __init__(self, families: Callable[[], Iterator[Metric]]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return self.families()
+
+
+def _without_eof(encoded: bytes) -> bytes:
+    """An encoding without OpenMetrics' closing line: the pieces of a scrape are
+    encoded apart, and only the whole ends with it."""
+    return encoded[:-len(EOF)] if encoded.endswith(EOF) else encoded
 
 
 def _rendered_account(snapshot: Snapshot) -> RenderedAccount:

@@ -19,7 +19,7 @@ events: {enabled: true, secrets: [abc]}
 ''')
 exporter = Exporter(config)
 exporter.text()
-print(json.dumps(sorted(m for m in ("jwt", "cryptography", "azure.identity")
+print(json.dumps(sorted(m for m in ("jwt", "cryptography", "azure.identity", "re2")
                         if m in sys.modules)))
 """
 
