@@ -4,6 +4,7 @@ normalized jobs: the job JSON of AMS v3, Ravnur RMS and MediaKind MK.IO."""
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -54,7 +55,7 @@ def parse_job(resource: Any, transform: str, correlation_keys: tuple[str, ...] =
         state=state,
         **times,
         priority=PRIORITIES[priority_text.lower()],
-        transform=transform,
+        transform=sys.intern(transform),  # one string per transform, not one per job
         progress=progress,
         errors=errors,
         correlation=correlation_values(properties.get("correlationData"), correlation_keys),

@@ -53,10 +53,14 @@ def job_times(record: Mapping[str, Any], created: str, last_modified: str, start
     exported, `created_unknown`, and jobs.model dates it when the exporter first sees
     it (the placeholder `created` here is replaced there)."""
     try:
-        times = [real_time(parse_datetime(record.get(key)))
-                 for key in (created, last_modified, start, end)]
+        parsed = [real_time(parse_datetime(record.get(key)))
+                  for key in (created, last_modified, start, end)]
     except DateFormatError as exc:
         raise MalformedRecord(str(exc)) from None
+    # Equal times share one float (a final job's lastModified is its endTime): 24
+    # bytes a job, 2.4 MB at 100,000 jobs.
+    shared: dict[float, float] = {}
+    times = [None if value is None else shared.setdefault(value, value) for value in parsed]
     known = [t for t in times if t is not None]
     creation = times[0] if times[0] is not None else min(known, default=NO_TIME_BEFORE)
     return {"created": creation, "created_unknown": not known, "last_modified": times[1],

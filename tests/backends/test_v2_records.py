@@ -32,9 +32,28 @@ def test_seed_record() -> None:
     assert job.start_time == 1423619176.58
     assert job.created == 1423619168.897
     assert job.end_time is None
-    assert job.api_running_duration == 0.0
+    assert job.api_running_duration is None  # only read for a final job lacking times
     assert job.template_id == ""
     assert job.running_duration(1423619186.58) == pytest.approx(10.0)
+
+
+def test_running_duration_is_kept_only_where_it_is_read() -> None:
+    [entity] = collection_entities(json.loads(SEED_BODY))
+    ended = {**entity, "State": 3, "EndTime": "2015-02-11T01:46:26.58", "RunningDuration": 9000.0}
+    assert parse_job(ended).api_running_duration is None  # Start and End say it
+    assert parse_job(ended).running_duration(0) == pytest.approx(10.0)
+    no_start = {**ended, "StartTime": None}
+    assert parse_job(no_start).api_running_duration == 9.0
+    assert parse_job(no_start).running_duration(0) == 9.0
+
+
+def test_equal_times_share_one_float_and_names_are_interned() -> None:
+    [entity] = collection_entities(json.loads(SEED_BODY))
+    ended = {**entity, "State": 3, "EndTime": "2015-02-11T01:53:06.58",
+             "LastModified": "2015-02-11T01:53:06.58", "TemplateId": "nb:jtid:UUID:1"}
+    one, two = parse_job(ended), parse_job(json.loads(json.dumps(ended)))
+    assert one.last_modified is one.end_time
+    assert one.name is two.name and one.template_id is two.template_id
 
 
 def test_verbose_record_gives_the_same_job() -> None:

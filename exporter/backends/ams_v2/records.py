@@ -6,6 +6,7 @@ does not make sense is skipped and counted, so the rest of the page still counts
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,7 +59,7 @@ def parse_job(entity: Any) -> Job:
         raise MalformedRecord(f"Id is over {MAX_NAME_LENGTH} characters")
     # v2 job names are free text, not the job's identity: a long one is cut short
     # (a label value stays bounded) rather than losing the job.
-    name = name[:MAX_NAME_LENGTH]
+    name = sys.intern(name[:MAX_NAME_LENGTH])  # repeated names (a preset, a title) kept once
     state = _state(entity.get("State"))
     if entity.get("Created") is None:
         raise MalformedRecord("Created is missing")
@@ -68,14 +69,18 @@ def parse_job(entity: Any) -> Job:
     if template_id is not None and not isinstance(template_id, str):
         raise MalformedRecord("TemplateId is not a string")
     priority = _number(entity.get("Priority"), "Priority")
+    # RunningDuration is only read for a final job without both StartTime and EndTime
+    # (Job.running_duration); not kept otherwise, nor is a template id twice.
+    needed = state.is_final and (times["start_time"] is None or times["end_time"] is None)
     return Job(
         job_id=job_id,
         name=name,
         state=state,
         **times,
-        api_running_duration=None if duration_ms is None else duration_ms / 1000.0,
+        api_running_duration=(duration_ms / 1000.0
+                              if needed and duration_ms is not None else None),
         priority=int(priority or 0),
-        template_id=template_id or "",
+        template_id=sys.intern(template_id) if template_id else "",
     )
 
 
