@@ -19,6 +19,7 @@ from exporter.app.config import load_config
 from exporter.common.logs import LEVELS, setup_logging
 from exporter.common.malloc import limit_malloc_arenas
 from exporter.common.sharding import Sharding, ordinal_from_hostname, shard_of
+from exporter.common.threads import shorten_gil_switch_interval
 from exporter.config.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ def _max_requests(value: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     limit_malloc_arenas()  # before any thread starts
+    shorten_gil_switch_interval()
     args_list = list(sys.argv[1:] if argv is None else argv)
     command = args_list.pop(0) if args_list and args_list[0] in COMMANDS else "serve"
     try:
