@@ -55,6 +55,7 @@ import requests  # noqa: E402
 from exporter.app.config import parse_config  # noqa: E402
 from exporter.app.exporter import Exporter  # noqa: E402
 from exporter.common.malloc import limit_malloc_arenas  # noqa: E402
+from exporter.common.threads import shorten_gil_switch_interval  # noqa: E402
 from exporter.jobs.model import ErrorInfo, Job  # noqa: E402
 from exporter.jobs.states import JobState  # noqa: E402
 from exporter.metrics import fill, per_job  # noqa: E402
@@ -1320,6 +1321,7 @@ def findings(results: list[dict[str, Any]], events: dict[str, Any] | None,
 
 def main() -> int:
     limit_malloc_arenas()  # as the exporter's command line does
+    shorten_gil_switch_interval()
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000,100000")
