@@ -1214,16 +1214,13 @@ def findings(results: list[dict[str, Any]], events: dict[str, Any] | None,
                 f"of ages); about {max(0.0, rest):.0f} MB is allocator slack (freed JSON "
                 f"pages and dict copies of refreshes that glibc and pymalloc keep).")
         lines.append(
-            "  What changed here: the per-job label prefixes are no longer kept as "
-            "strings beside the members (26 MB at 100,000 jobs, measured the same way "
-            "before; a chunk re-render formats them again), the kept members are "
-            f"compressed at level {per_job.STATIC_GZIP_LEVEL} instead of 1 (about 15 % "
-            "smaller, also on the wire), a re-fetched job equal to the rendered one takes "
-            "its place in the chunk instead of both being kept, the snapshot takes its "
-            "counts from the chunks and shares their mapping of jobs after push events. "
-            "Closing the rest of the gap needs changes outside these files: the job "
-            "records (about 600 bytes a job: a 48-character id and a name as separate "
-            "strings, five boxed floats, a key tuple) and the imports.")
+            "  The job records are slotted `Job` objects; equal times of a record share "
+            "one float, names, template ids and transforms are interned, and v2's "
+            "RunningDuration is kept only where it is read. What is left per job is its "
+            "id and name (strings from the JSON), the object, three or four boxed floats "
+            "and a key tuple; going lower needs columns (ids in one buffer, times in "
+            "arrays) instead of an object per job, and fewer imports (requests, "
+            "pydantic and prometheus_client are most of the idle process).")
         out += lines
         p99 = big["scrape_p99_ms"]
         line = (f"- **Scrapes at 100,000 jobs**: p99 {p99:.0f} ms, p50 "
@@ -1290,8 +1287,9 @@ def findings(results: list[dict[str, Any]], events: dict[str, Any] | None,
         "scrapes a second, which it serves concurrently, each holding its listing: its "
         "latency under that load is the queue, and its memory grows with the scrapes in "
         "flight. No single scrape of it took over a minute here, so none was skipped.")
-    out += ["", "Before this round (the previous design, same machine and benchmark, "
-            "measured 2026-11-30): at 100,000 jobs peak RSS 262 MB (212 after the cold "
+    out += ["", "Before the redesign (same benchmark, measured 2026-11-30 on a host "
+            "about twice as fast as today's: its simulator listed 100,000 jobs with "
+            "2.5 s of CPU): at 100,000 jobs peak RSS 262 MB (212 after the cold "
             "start, 242 after the steady refreshes), scrape p50 83 ms and p99 259 ms, "
             "43.3 MB of gzip per scrape, steady refresh CPU 475 ms.",
             "", "## Reading these numbers", "",
