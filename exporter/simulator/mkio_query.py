@@ -22,11 +22,12 @@ Anything else starting with `$` is refused with 400.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from typing import Any, TypeVar
 from urllib.parse import quote
 
+from exporter.simulator.match_cache import record_key, sort_pairs
 from exporter.simulator.odata_filter import Dialect, EdmType, Filter, ParseError, parse_filter
 
 DEFAULT_TOP = 100
@@ -169,13 +170,26 @@ def parse_list_query(pairs: Sequence[tuple[str, str]], collection: Collection) -
     return ListQuery(parsed, filter_text, orderby_text, order, top, skip)
 
 
+Key = tuple[Any, ...]
+_P = TypeVar("_P")
+
+
+def key_function(order: Sequence[OrderItem]) -> Callable[[Record], Key]:
+    """record -> its sort key on the order's fields."""
+    return record_key([item.property for item in order])
+
+
+def arrange(keyed: list[tuple[Key, _P]], order: Sequence[OrderItem]) -> None:
+    """Sort (sort key, item) pairs in place into the listing's order."""
+    sort_pairs(keyed, [item.descending for item in order])
+
+
 def select(records: Sequence[Record], query: ListQuery) -> tuple[list[Record], int]:
     """The page the query asks for, and how many records match in all."""
-    matching = list(records if query.filter is None
-                    else (r for r in records if query.filter.matches(r)))
-    for item in reversed(query.order):  # stable sorts, least significant key first
-        matching.sort(key=itemgetter(item.property), reverse=item.descending)
-    return matching[query.skip:query.skip + query.top], len(matching)
+    matching = records if query.filter is None else [r for r in records if query.filter.matches(r)]
+    keyed = list(zip(map(key_function(query.order), matching), matching, strict=True))
+    arrange(keyed, query.order)
+    return [r for _, r in keyed[query.skip:query.skip + query.top]], len(keyed)
 
 
 def next_link(path: str, query: ListQuery, end: int) -> str:

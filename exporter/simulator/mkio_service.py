@@ -25,9 +25,11 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from exporter.jobs.states import JobState
 from exporter.simulator import mkio_query
 from exporter.simulator.clock import Clock
-from exporter.simulator.jobs import JobView, view_job
+from exporter.simulator.jobs import SimJob, view_job
+from exporter.simulator.match_cache import MatchCache
 from exporter.simulator.mkio_entities import (
     MkioProject,
     job_record,
@@ -85,6 +87,18 @@ def _seconds(value: float) -> str:
 
 
 @dataclass(frozen=True)
+class _Listed:
+    """A job in a listing, with the transform it belongs to."""
+
+    transform: V3Transform
+    job: SimJob
+
+    @property
+    def events(self) -> list[tuple[float, JobState]]:
+        return self.job.events
+
+
+@dataclass(frozen=True)
 class MkioToken:
     value: str
     expires: float | None  # simulator clock; None: never
@@ -102,6 +116,8 @@ class MkioService:
         self._tokens: dict[str, MkioToken] = {}
         self.limiter = MinuteWindow(DEFAULT_GET_PER_MINUTE)
         self._retry_after: dict[str, bool] = {}  # project name -> send Retry-After on 429
+        # Filtered, ordered job listings kept between the pages a client asks for.
+        self._listings: MatchCache[_Listed, mkio_query.Key] = MatchCache()
 
     # ------------------------------------------------------------ set-up
 
@@ -236,24 +252,50 @@ class MkioService:
     ) -> Response:
         query = mkio_query.parse_list_query(pairs, mkio_query.JOBS)
         now = self.clock()
-        views: dict[str, tuple[V3Transform, JobView]] = {}
-        records = []
-        for transform in transforms:
-            for job in transform.store.visible(now):
-                view = view_job(job, now)
-                assert view is not None, "store.visible() returns only jobs that exist at now"
-                record = job_record(project, transform.name, view)
-                views[str(record["id"])] = (transform, view)
-                records.append(record)
-        chosen, total = mkio_query.select(records, query)
+        listed = self._job_listing(project, transforms, query, now)
         items = []
-        for chosen_record in chosen:
-            transform, view = views[str(chosen_record["id"])]
-            if view.job.raw is not None:
-                items.append(view.job.raw.encode("utf-8"))
-            else:
-                items.append(_dumps(job_resource(project, transform.name, view)))
-        return self._collection(request, project, query, mkio_query.JOBS, items, total)
+        for _, entry in listed[query.skip:query.skip + query.top]:
+            if entry.job.raw is not None:
+                items.append(entry.job.raw.encode("utf-8"))
+                continue
+            view = view_job(entry.job, now)
+            assert view is not None, "store.snapshot() returns only jobs that exist at now"
+            items.append(_dumps(job_resource(project, entry.transform.name, view)))
+        return self._collection(request, project, query, mkio_query.JOBS, items, len(listed))
+
+    def _job_listing(
+        self,
+        project: MkioProject,
+        transforms: list[V3Transform],
+        query: mkio_query.ListQuery,
+        now: float,
+    ) -> list[tuple[mkio_query.Key, _Listed]]:
+        """The jobs of these transforms that match the filter now, with their sort keys,
+        in the query's order. A client paging through a listing asks this page after
+        page, so it is kept (match_cache) until the jobs or the query change, and
+        follows the clock; without this, paging is quadratic in the jobs."""
+        snapshots = [(transform, transform.store.snapshot(now)) for transform in transforms]
+        key = (project.project, tuple((t.store, version) for t, (version, _, _) in snapshots),
+               query.filter_text, query.order)
+        arrivals = [arrival for _, (_, _, arrival) in snapshots if arrival is not None]
+        sort_key, test = mkio_query.key_function(query.order), query.filter
+
+        def items() -> list[_Listed]:
+            return [_Listed(t, job) for t, (_, visible, _) in snapshots for job in visible]
+
+        def derive(entry: _Listed, at: float) -> mkio_query.Key | None:
+            view = view_job(entry.job, at)
+            assert view is not None, "store.snapshot() returns only jobs that exist at now"
+            record = job_record(project, entry.transform.name, view)
+            if test is not None and not test.matches(record):
+                return None
+            return sort_key(record)
+
+        def order(keyed: list[tuple[mkio_query.Key, _Listed]]) -> None:
+            mkio_query.arrange(keyed, query.order)
+
+        return self._listings.listing(key, items, min(arrivals, default=None), now, derive,
+                                      order)
 
     def _list_transforms(
         self, request: Request, project: MkioProject, pairs: list[tuple[str, str]]

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import bisect
-import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
@@ -16,6 +12,7 @@ from exporter.simulator import metadata, routes
 from exporter.simulator.clock import Clock
 from exporter.simulator.fidelity import Fidelity
 from exporter.simulator.jobs import SimJob, view_job
+from exporter.simulator.match_cache import MatchCache
 from exporter.simulator.negotiation import Format, choose_format
 from exporter.simulator.odata_format import LIGHT, VERBOSE, render
 from exporter.simulator.odata_query import QueryError, QueryOptions, decode_query, parse_options
@@ -46,81 +43,6 @@ class V2Account:
 _SINGLE_ID = re.compile(r"\s*Id eq '((?:[^']|'')*)'\s*")
 
 
-#: Filtered listings kept at once (a few clients or filters paging side by side).
-MATCH_CACHE_SIZE = 4
-
-
-Evaluate = Callable[[SimJob, float], bool]
-"""(job, now) -> does the job's record at `now` match the filter?"""
-
-
-class Matching:
-    """One filter's answer over one version of a store, brought up to date as the
-    clock moves: job records are piecewise constant in time (they have no Progress),
-    so only the jobs with a timeline event since the last reading need evaluating."""
-
-    def __init__(self, visible: list[SimJob], arrival: float | None, now: float,
-                 evaluate: Evaluate) -> None:
-        self._visible = visible
-        self._arrival = math.inf if arrival is None else arrival
-        self._now = now
-        self._flags = [evaluate(job, now) for job in visible]
-        self._pending = sorted((at, index) for index, job in enumerate(visible)
-                               for at, _ in job.events if at > now)
-        self._cursor = 0
-        self.jobs = [job for job, hit in zip(visible, self._flags, strict=True) if hit]
-
-    def advance(self, now: float, evaluate: Evaluate) -> bool:
-        """Bring the answer to `now`; False when it cannot be (the clock went back,
-        or a job has appeared since), and the answer must be computed afresh."""
-        if now < self._now or now >= self._arrival:
-            return False
-        end = bisect.bisect_right(self._pending, (now, math.inf), self._cursor)
-        changed = False
-        for _, index in self._pending[self._cursor:end]:
-            hit = evaluate(self._visible[index], now)
-            if hit != self._flags[index]:
-                self._flags[index] = hit
-                changed = True
-        self._cursor, self._now = end, now
-        if changed:
-            self.jobs = [job for job, hit in zip(self._visible, self._flags, strict=True) if hit]
-        return True
-
-
-class MatchCache:
-    """The jobs matching a filter, kept between the pages of a listing.
-
-    Keyed on (account, store version, filter text, fidelity), so any change to the
-    jobs starts afresh; the clock is followed by Matching.advance. Bounded (the least
-    recently used entry goes first) and thread-safe.
-    """
-
-    def __init__(self, size: int = MATCH_CACHE_SIZE) -> None:
-        self._size = size
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[object, ...], Matching] = OrderedDict()
-
-    def get(self, key: tuple[object, ...], now: float, evaluate: Evaluate) -> list[SimJob] | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or not entry.advance(now, evaluate):
-                return None
-            self._entries.move_to_end(key)
-            return entry.jobs
-
-    def put(self, key: tuple[object, ...], entry: Matching) -> None:
-        with self._lock:
-            self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
-
-
 def _page(items: Iterable[_T], options: QueryOptions) -> list[_T]:
     return list(islice(items, options.skip, options.skip + options.top))
 
@@ -145,7 +67,8 @@ class V2Service:
         self.fidelity = fidelity if fidelity is not None else Fidelity(0)
         self.accounts: dict[str, V2Account] = {}
         self.legacy_target: str | None = None  # account the legacy endpoint redirects to
-        self._matching_cache = MatchCache()
+        # The jobs matching a filter (value: True), kept between the pages of a listing.
+        self._matching_cache: MatchCache[SimJob, bool] = MatchCache()
 
     def add_account(self, name: str, metadata_base: str | None = None) -> None:
         if _ACCOUNT_NAME.fullmatch(name) is None:
@@ -252,28 +175,26 @@ class V2Service:
         return Response(200, body, [("Content-Type", VERBOSE if verbose else LIGHT)])
 
     def _matching(self, account: V2Account, options: QueryOptions, now: float) -> list[SimJob]:
-        """The jobs matching the filter now. A client paging through a listing asks
-        the same question page after page, so the answer is kept until the jobs, the
-        filter or (as the clock moves) one job's view change; without this, paging
-        is quadratic in the jobs."""
+        """The page asked for of the jobs matching the filter now. A client paging
+        through a listing asks the same question page after page, so the answer is kept
+        until the jobs, the filter or (as the clock moves) one job's view change; without
+        this, paging is quadratic in the jobs."""
         assert options.filter is not None
         single = _SINGLE_ID.fullmatch(options.filter.text)
         if single is not None:  # the seed document's query: answered from the index
             found = account.store.get(single.group(1).replace("''", "'"))
-            return [found] if found is not None and view_job(found, now) is not None else []
+            if found is None or view_job(found, now) is None:
+                return []
+            return _page([found], options)
         version, visible, arrival = account.store.snapshot(now)
         key = (id(account), version, options.filter.text, self.fidelity.enabled)
         test, fidelity = options.filter.matches, self.fidelity
 
-        def evaluate(job: SimJob, at: float) -> bool:
-            return test(_record(job, at, fidelity))
+        def evaluate(job: SimJob, at: float) -> bool | None:
+            return True if test(_record(job, at, fidelity)) else None
 
-        jobs = self._matching_cache.get(key, now, evaluate)
-        if jobs is None:
-            entry = Matching(visible, arrival, now, evaluate)
-            self._matching_cache.put(key, entry)
-            jobs = entry.jobs
-        return jobs
+        listed = self._matching_cache.listing(key, lambda: visible, arrival, now, evaluate)
+        return [job for _, job in _page(listed, options)]
 
     def _records(
         self, route: routes.Route, account: V2Account, options: QueryOptions
@@ -285,8 +206,7 @@ class V2Service:
             if options.filter is None:  # page first: only the page's jobs get rendered
                 return [_record(j, now, fidelity)
                         for j in _page(account.store.visible(now), options)]
-            return [_record(j, now, fidelity)
-                    for j in _page(self._matching(account, options, now), options)]
+            return [_record(j, now, fidelity) for j in self._matching(account, options, now)]
         else:
             job = account.store.get(route.job_id or "")
             view = None if job is None else view_job(job, now)

@@ -26,10 +26,10 @@ import binascii
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from exporter.jobs.states import JobState
+from exporter.simulator.match_cache import record_key, sort_pairs
 from exporter.simulator.odata_filter import Dialect, EdmType, Filter, ParseError, parse_filter
 
 JOB_PAGE = 500
@@ -41,6 +41,10 @@ _RANGE = frozenset({"gt", "ge", "lt", "le"})
 _MAX_TOKEN = 8192
 
 Record = Mapping[str, object]
+
+
+Key = tuple[Any, ...]
+_P = TypeVar("_P")
 
 
 class QueryError(ValueError):
@@ -187,12 +191,9 @@ def parse_list_query(pairs: Sequence[tuple[str, str]], collection: Collection) -
 # ---------------------------------------------------------------- ordering and paging
 
 
-def key_function(order: Sequence[OrderItem]) -> Callable[[Record], tuple[object, ...]]:
+def key_function(order: Sequence[OrderItem]) -> Callable[[Record], Key]:
     """record -> its sort key (a tuple, even for one property)."""
-    getter = itemgetter(*(item.property for item in order))
-    if len(order) == 1:
-        return lambda record: (getter(record),)
-    return getter
+    return record_key([item.property for item in order])
 
 
 def _compare(a: tuple[object, ...], b: tuple[object, ...], order: Sequence[OrderItem]) -> int:
@@ -204,11 +205,8 @@ def _compare(a: tuple[object, ...], b: tuple[object, ...], order: Sequence[Order
     return 0
 
 
-def _first_after(
-    keyed: Sequence[tuple[tuple[object, ...], Record]],
-    after: tuple[object, ...],
-    order: Sequence[OrderItem],
-) -> int:
+def _first_after(keyed: Sequence[tuple[Key, object]], after: Key,
+                 order: Sequence[OrderItem]) -> int:
     """Index of the first sorted item strictly after the cursor (binary search)."""
     low, high = 0, len(keyed)
     while low < high:
@@ -220,23 +218,27 @@ def _first_after(
     return low
 
 
-def page(
-    records: Sequence[Record], query: ListQuery, size: int
-) -> tuple[list[Record], tuple[object, ...] | None]:
-    """The page after the query's cursor, and the key to continue from (None at the end)."""
-    order = query.order
-    matching = records if query.filter is None else [r for r in records if query.filter.matches(r)]
-    keyed = list(zip(map(key_function(order), matching), matching, strict=True))
-    directions = {item.descending for item in order}
-    if len(directions) == 1:
-        keyed.sort(key=itemgetter(0), reverse=directions.pop())
-    else:  # mixed: stable sorts, least significant key first
-        for index in reversed(range(len(order))):
-            keyed.sort(key=itemgetter_nested(index), reverse=order[index].descending)
-    start = 0 if query.after is None else _first_after(keyed, query.after, order)
+def arrange(keyed: list[tuple[Key, _P]], order: Sequence[OrderItem]) -> None:
+    """Sort (sort key, item) pairs in place into the listing's order."""
+    sort_pairs(keyed, [item.descending for item in order])
+
+
+def page_of(keyed: Sequence[tuple[Key, _P]], query: ListQuery,
+            size: int) -> tuple[list[_P], Key | None]:
+    """The page of arranged (sort key, item) pairs after the query's cursor, and the key
+    to continue from (None at the end)."""
+    start = 0 if query.after is None else _first_after(keyed, query.after, query.order)
     chosen = keyed[start:start + size]
     more = len(keyed) > start + size
-    return [r for _, r in chosen], (chosen[-1][0] if more else None)
+    return [item for _, item in chosen], (chosen[-1][0] if more else None)
+
+
+def page(records: Sequence[Record], query: ListQuery, size: int) -> tuple[list[Record], Key | None]:
+    """The page of `records` after the query's cursor, and the key to continue from."""
+    matching = records if query.filter is None else [r for r in records if query.filter.matches(r)]
+    keyed = list(zip(map(key_function(query.order), matching), matching, strict=True))
+    arrange(keyed, query.order)
+    return page_of(keyed, query, size)
 
 
 def reads_changing_values(query: ListQuery) -> bool:
@@ -280,10 +282,3 @@ def decode_skiptoken(
         if not isinstance(value, wanted) or isinstance(value, bool):
             raise invalid
     return tuple(key)
-
-
-def itemgetter_nested(index: int) -> Callable[[tuple[tuple[object, ...], object]], Any]:
-    """item -> item[0][index]: the index-th sort key of a (keys, record) pair."""
-    def key(item: tuple[tuple[object, ...], object]) -> Any:
-        return item[0][index]
-    return key

@@ -32,6 +32,7 @@ from exporter.simulator.arm_routes import ArmPath
 from exporter.simulator.clock import Clock
 from exporter.simulator.fidelity import Fidelity
 from exporter.simulator.jobs import JobView, SimJob, view_job
+from exporter.simulator.match_cache import MatchCache
 from exporter.simulator.odata_query import decode_query
 from exporter.simulator.responses import Request, Response, json_response
 from exporter.simulator.store import JobStore
@@ -146,6 +147,8 @@ class V3Service:
         self._index: dict[tuple[str, str, str], V3Account] = {}
         self._groups: set[tuple[str, str]] = set()
         self._subscriptions: set[str] = set()
+        # Filtered, ordered job listings kept between the pages a client asks for.
+        self._listings: MatchCache[SimJob, v3_query.Key] = MatchCache()
 
     # ------------------------------------------------------------ set-up
 
@@ -373,21 +376,44 @@ class V3Service:
     ) -> Response:
         query = v3_query.parse_list_query(pairs, v3_query.JOBS)
         now = self.clock()
-        jobs = {job.id: job for job in transform.store.visible(now)}
-        # Name and created never change: queries on them alone need no view of each job,
-        # only of the page served (this keeps paging a 500,000-job account cheap).
-        if v3_query.reads_changing_values(query):
-            records = [job_record(view) for job in jobs.values()
-                       if (view := view_job(job, now)) is not None]
-        else:
-            records = [job_stub_record(job) for job in jobs.values()]
-        chosen, more = v3_query.page(records, query, v3_query.JOB_PAGE)
+        chosen, more = v3_query.page_of(self._job_listing(transform, query, now), query,
+                                        v3_query.JOB_PAGE)
         value = []
-        for record in chosen:
-            view = view_job(jobs[str(record["name"])], now)
-            assert view is not None, "store.visible() returns only jobs that exist at now"
+        for job in chosen:
+            view = view_job(job, now)
+            assert view is not None, "store.snapshot() returns only jobs that exist at now"
             value.append(self._job_body(account, transform, view))
         return self._collection(request, pairs, query, value, more)
+
+    def _job_listing(
+        self, transform: V3Transform, query: v3_query.ListQuery, now: float
+    ) -> list[tuple[v3_query.Key, SimJob]]:
+        """The transform's jobs that match the filter now, with their sort keys, in the
+        query's order. A client paging through a listing asks this page after page, so
+        it is kept (match_cache) until the jobs or the query change, and follows the
+        clock; without this, paging is quadratic in the jobs."""
+        version, visible, arrival = transform.store.snapshot(now)
+        key = (transform.store, version, query.filter_text, query.order)
+        sort_key, test = v3_query.key_function(query.order), query.filter
+        # Name and created never change: queries on them alone need no view of each job
+        # (this keeps listing a 500,000-job account cheap).
+        changing = v3_query.reads_changing_values(query)
+
+        def derive(job: SimJob, at: float) -> v3_query.Key | None:
+            if changing:
+                view = view_job(job, at)
+                assert view is not None, "store.snapshot() returns only jobs that exist at now"
+                record = job_record(view)
+            else:
+                record = job_stub_record(job)
+            if test is not None and not test.matches(record):
+                return None
+            return sort_key(record)
+
+        def order(keyed: list[tuple[v3_query.Key, SimJob]]) -> None:
+            v3_query.arrange(keyed, query.order)
+
+        return self._listings.listing(key, lambda: visible, arrival, now, derive, order)
 
     @staticmethod
     def _collection(

@@ -11,7 +11,8 @@ import requests
 from exporter.jobs.states import JobState
 from exporter.simulator import ManualClock, SimJob, Simulator
 from exporter.simulator.jobs import view_job
-from exporter.simulator.v2_service import MatchCache, Matching
+from exporter.simulator.match_cache import MatchCache, Matching
+from tests.simulator.cache_jobs import staggered_jobs
 
 T0 = 1700000000.0
 HEADERS = {"Accept": "application/json", "Authorization": "Bearer t", "x-ms-version": "2.19"}
@@ -29,14 +30,8 @@ def clock() -> ManualClock:
 def sim(clock: ManualClock) -> Iterator[Simulator]:
     with Simulator(clock=clock, seed=7, require_auth=False).start() as simulator:
         simulator.add_v2_account("acct1")
-        # Old jobs (before the lookback) match only while active: a, c, e finish at
-        # T0 + 10 * (i + 1), so moving the clock changes which of them match.
-        for i, name in enumerate("abcdef"):
-            events = [(T0 - 7200, JobState.Processing)]
-            if name in "ace":
-                events.append((T0 + 10 * (i + 1), JobState.Finished))
-            simulator.add_job("acct1", SimJob(id=name, name=name, created=T0 - 7200 + i,
-                                              events=events))
+        for job in staggered_jobs(T0):
+            simulator.add_job("acct1", job)
         yield simulator
 
 
@@ -115,9 +110,13 @@ def test_a_job_appearing_as_the_clock_moves(sim: Simulator, clock: ManualClock,
     assert _ids(_get(sim, session)) == [*"abcdef", "later"]
 
 
-def _processing(job: SimJob, now: float) -> bool:
+def _processing(job: SimJob, now: float) -> bool | None:
     view = view_job(job, now)
-    return view is not None and view.state == JobState.Processing
+    return True if view is not None and view.state == JobState.Processing else None
+
+
+def _listed_ids(matching: Matching[SimJob, bool]) -> list[str]:
+    return [job.id for _, job in matching.listed]
 
 
 def test_matching_follows_the_clock() -> None:
@@ -125,21 +124,21 @@ def test_matching_follows_the_clock() -> None:
                                                         (5, JobState.Finished)]),
             SimJob(id="y", name="y", created=0, events=[(3, JobState.Processing)])]
     matching = Matching(jobs, 10.0, 0, _processing)
-    assert matching.jobs == []
+    assert _listed_ids(matching) == []
     for now, expected in [(0.5, []), (1, ["x"]), (3, ["x", "y"]), (4.9, ["x", "y"]),
                           (5, ["y"]), (9.9, ["y"])]:
         assert matching.advance(now, _processing)
-        assert [j.id for j in matching.jobs] == expected, now
+        assert _listed_ids(matching) == expected, now
     assert not matching.advance(9, _processing)  # the clock went back
     assert not matching.advance(10, _processing)  # a job has appeared
 
 
 def test_match_cache_is_bounded() -> None:
-    cache = MatchCache(size=2)
+    cache: MatchCache[SimJob, bool] = MatchCache(size=2)
     job = SimJob(id="x", name="x", created=0, events=[(1, JobState.Processing)])
     for key in ("a", "b"):
         cache.put((key,), Matching([job], None, 0, _processing))
-    assert cache.get(("a",), 2, _processing) == [job]  # a is now the most recently used
+    assert cache.get(("a",), 2, _processing) == [(True, job)]  # a: most recently used
     assert cache.get(("a",), 1.5, _processing) is None  # back in time: not served
     cache.put(("a",), Matching([job], None, 0, _processing))
     cache.put(("c",), Matching([job], None, 0, _processing))
