@@ -496,12 +496,7 @@ def labels_report(labels: dict[str, Any]) -> list[str]:
     out = ["", f"### Correlation labels at N = {labels['n']:,} (v3)", "",
            f"v3 jobs whose correlationData holds {CORRELATION_VALUES} customers and "
            f"{CORRELATION_VALUES} workflows (about {4 * CORRELATION_VALUES} pairs); the "
-           f"same exporter without labels and with `{LABELS}`. The simulator's v3 "
-           "listing filters every job for each page of 500 (its v2 listing keeps the "
-           "matches), so at 100,000 jobs it takes about 100 s to list them, and a "
-           "refresh can outlast max_staleness: the first complete scrape and the "
-           "slowest scrape here are mostly the simulator's; compare the two columns.",
-           "",
+           f"same exporter without labels and with `{LABELS}`.", "",
            "| measure | without labels | with two labels |", "|---|---|---|"]
     rows: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         ("first complete scrape, s", lambda r: f"{r['first_complete_s']:.1f}"),
