@@ -168,22 +168,25 @@ def exporter(config: str, env: dict[str, str] | None = None,
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "config.yaml"
         path.write_text(config)
-        argv = command or [sys.executable, "-m", "exporter", "--config.file", str(path),
-                           "--web.listen-address", f"127.0.0.1:{port}"]
         if command is not None:
             argv = [*command, "--port", str(port)]
+        else:
+            argv = [sys.executable, "-m", "exporter", "--config.file", str(path),
+                    "--web.listen-address", f"127.0.0.1:{port}"]
         process = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **(env or {})},
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         running = Running(process, f"http://127.0.0.1:{port}")
+
+        def listening() -> bool:  # the baseline has no /healthz
+            if process.poll() is not None:
+                raise RuntimeError(f"{argv[:3]} exited with {process.returncode}")
+            with contextlib.suppress(OSError), socket.create_connection(
+                    ("127.0.0.1", port), timeout=5):
+                return True
+            return False
+
         try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:  # listening (the baseline has no /healthz)
-                with contextlib.suppress(OSError), socket.create_connection(
-                        ("127.0.0.1", port), timeout=5):
-                    break
-                if process.poll() is not None:
-                    raise RuntimeError(f"{argv[:3]} exited with {process.returncode}")
-                time.sleep(0.1)
+            poll(listening, 60, 0.1, "listening")
             yield running
         finally:
             process.send_signal(signal.SIGTERM)
@@ -294,29 +297,35 @@ def v3_account(arm: str) -> str:
 LABELS = "metrics: {correlation_labels: {tenant: customerId, flow: workflow}}"
 
 
+def poll(condition: Callable[[], bool], limit: float, interval: float, what: str) -> float:
+    """Seconds until `condition()` held (checked every `interval`); RuntimeError after
+    `limit` seconds."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(interval)
+    raise RuntimeError(f"not {what} within {limit:.0f} s")
+
+
 def wait_complete(running: Running, accounts: int, n_min: int,
                   limit: float = COLD_LIMIT) -> float:
     """Scrape until every account is up with at least n_min jobs; seconds it took."""
-    started = time.monotonic()
-    while time.monotonic() - started < limit:
+    def complete() -> bool:
         with contextlib.suppress(requests.RequestException):
             text = running.text()
-            if (metric(text, "ams_up{") >= accounts
-                    and metric(text, "ams_jobs{") >= n_min):
-                return time.monotonic() - started
-        time.sleep(0.2)
-    raise RuntimeError(f"no complete scrape within {limit:.0f} s")
+            return metric(text, "ams_up{") >= accounts and metric(text, "ams_jobs{") >= n_min
+        return False
+
+    return poll(complete, limit, 0.2, "complete")
 
 
 def wait_refreshed(running: Running, limit: float = 120.0) -> float:
     """Wait until the account's last successful refresh is newer than it is now."""
-    started = time.monotonic()
-    first = metric(running.text(), "ams_last_refresh_success_timestamp_seconds{")
-    while time.monotonic() - started < limit:
-        time.sleep(0.5)
-        if metric(running.text(), "ams_last_refresh_success_timestamp_seconds{") > first:
-            return time.monotonic() - started
-    raise RuntimeError(f"no refresh landed within {limit:.0f} s")
+    last_success = "ams_last_refresh_success_timestamp_seconds{"
+    first = metric(running.text(), last_success)
+    return poll(lambda: metric(running.text(), last_success) > first, limit, 0.5,
+                "refreshed")
 
 
 def paced_scrapes(scrape: Callable[[], tuple[float, int, bytes]], count: int,
